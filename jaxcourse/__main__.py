@@ -1,0 +1,3 @@
+from jaxcourse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,8 @@
+"""Datasets by name. Importing this package registers every dataset module."""
+
+from jaxcourse.data.registry import DATASETS, DataConfig, load
+from jaxcourse.data.spec import DataSpec, Dataset
+
+from jaxcourse.data import synthetic  # noqa: F401, E402  (registers its datasets)
+
+__all__ = ["DATASETS", "DataConfig", "DataSpec", "Dataset", "load"]

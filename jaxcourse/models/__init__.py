@@ -1,0 +1,11 @@
+"""Flax models by name. Importing this package registers every model module.
+
+A model entry is `factory(cfg, spec) -> flax.linen.Module`; every module's `__call__` takes
+`(x, train: bool)` so that the train step can switch dropout on and off.
+"""
+
+from jaxcourse.models.registry import MODELS, ModelConfig, build, describe_params
+
+from jaxcourse.models import dense  # noqa: F401, E402  (registers its models)
+
+__all__ = ["MODELS", "ModelConfig", "build", "describe_params"]

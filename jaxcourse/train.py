@@ -1,0 +1,117 @@
+"""The functional core: train state, pure train/eval steps, fused multi-step calls.
+
+Everything here is a pure function over pytrees; `jaxcourse.runners` wraps it in the loop,
+files and progress bar. The rng of step n is `fold_in(state.rng, n)`, so a run is exactly
+reproducible and can resume at any step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import linen as nn
+from flax import struct
+
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+
+class TrainState(struct.PyTreeNode):
+    """Everything that changes during training: a pytree, so it can be jitted and donated."""
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    rng: jax.Array
+
+
+def create_train_state(
+    rng: jax.Array, model: nn.Module, tx: optax.GradientTransformation, sample_x
+) -> TrainState:
+    """Initialise params from `rng` on an example input, and the optimizer state."""
+    init_rng, train_rng = jax.random.split(rng)
+    params = model.init({"params": init_rng}, sample_x, train=False)["params"]
+    return TrainState(
+        step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=train_rng
+    )
+
+
+def step_rng(state: TrainState) -> jax.Array:
+    """The rng of the step `state` is about to take."""
+    return jax.random.fold_in(state.rng, state.step)
+
+
+def make_train_step(
+    apply_fn: Callable,
+    loss_fn: Callable,
+    tx: optax.GradientTransformation,
+    metrics_fn: Callable | None = None,
+) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+    """`train_step(state, batch) -> (state, metrics)`: one gradient step on `batch['x'], ['y']`."""
+
+    def train_step(state: TrainState, batch: Batch):
+        rng = step_rng(state)
+
+        def objective(params):
+            outputs = apply_fn({"params": params}, batch["x"], train=True, rngs={"dropout": rng})
+            return loss_fn(outputs, batch["y"]), outputs
+
+        (loss, outputs), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        if metrics_fn is not None:
+            metrics.update(metrics_fn(outputs, batch["y"]))
+        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+        return new_state, metrics
+
+    return train_step
+
+
+def make_eval_step(
+    apply_fn: Callable, loss_fn: Callable, metrics_fn: Callable | None = None
+) -> Callable[[Any, Batch], Metrics]:
+    """`eval_step(params, batch) -> metrics`: loss and task metrics with dropout off."""
+
+    def eval_step(params, batch: Batch):
+        outputs = apply_fn({"params": params}, batch["x"], train=False)
+        metrics = {"loss": loss_fn(outputs, batch["y"])}
+        if metrics_fn is not None:
+            metrics.update(metrics_fn(outputs, batch["y"]))
+        return metrics
+
+    return eval_step
+
+
+def fuse_steps(train_step: Callable, unroll: int | bool = 1) -> Callable:
+    """`multi_step(state, batches)`: run `train_step` over batches stacked on a leading axis.
+
+    One compiled call does k steps (`lax.scan`); metrics come back stacked, one row per step.
+    `unroll=True` unrolls the loop fully, which is faster for convolutions on CPU.
+    """
+
+    def multi_step(state: TrainState, batches: Batch):
+        return jax.lax.scan(train_step, state, batches, unroll=unroll)
+
+    return multi_step
+
+
+def gather_batch(data: Batch, idx: jax.Array) -> Batch:
+    """The examples at `idx` of every array in `data` (on device, inside the compiled step)."""
+    return jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
+
+
+def make_indexed_step(train_step: Callable, steps_per_call: int = 1, unroll: int | bool = 1):
+    """`step(state, data, idx)`: train on `data[idx]` with the dataset resident on device.
+
+    `idx` is (batch,) for one step or (k, batch) for k fused steps; metrics then have a
+    leading axis of k.
+    """
+    if steps_per_call == 1:
+        return lambda state, data, idx: train_step(state, gather_batch(data, idx))
+    multi_step = fuse_steps(train_step, unroll)
+    return lambda state, data, idx: multi_step(state, gather_batch(data, idx))
