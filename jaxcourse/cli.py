@@ -15,8 +15,12 @@ from jaxcourse.errors import JaxcourseError
 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="YAML config file (see configs/)")
-    p.add_argument("overrides", nargs="*", metavar="key.sub=value",
-                   help="override config keys; values are parsed as YAML")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key.sub=value",
+        help="override config keys; values are parsed as YAML",
+    )
 
 
 def _run(args) -> int:
@@ -26,8 +30,16 @@ def _run(args) -> int:
     config = config_lib.load(args.config, args.overrides)
     workdir = default_workdir(args.config, config)
     summary = run_experiment(config, workdir, args.config)
-    print(json.dumps({"workdir": str(workdir), "status": summary.get("status"),
-                      "final": summary.get("final")}, indent=2))
+    print(
+        json.dumps(
+            {
+                "workdir": str(workdir),
+                "status": summary.get("status"),
+                "final": summary.get("final"),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

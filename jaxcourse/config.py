@@ -162,15 +162,18 @@ def _is_list(annotation) -> bool:
 def _validate_section(cls: type[Section], raw: Any, prefix: str, problems: list[str]):
     """Validate `raw` against `cls`; append problems (keys prefixed) and return the instance."""
     if not isinstance(raw, dict):
-        problems.append(f"config key '{prefix.rstrip('.') or '<top>'}': expected a mapping, "
-                        f"got {raw!r}")
+        problems.append(
+            f"config key '{prefix.rstrip('.') or '<top>'}': expected a mapping, got {raw!r}"
+        )
         return None
     resolved = dict(raw)
     valid_keys = list(cls.model_fields)
     for key in raw:
         if key not in cls.model_fields:
-            problems.append(f"unknown config key '{prefix}{key}'{did_you_mean(str(key), valid_keys)}"
-                            f"; valid keys here: {', '.join(valid_keys)}")
+            problems.append(
+                f"unknown config key '{prefix}{key}'{did_you_mean(str(key), valid_keys)}"
+                f"; valid keys here: {', '.join(valid_keys)}"
+            )
             del resolved[key]
     before = len(problems)
     for fname, field in cls.model_fields.items():
@@ -201,8 +204,10 @@ def _validate_section(cls: type[Section], raw: Any, prefix: str, problems: list[
             item_cls = sub_cls
             if ref is not None:
                 if not isinstance(item, dict) or "name" not in item:
-                    problems.append(f"config key '{item_key}': expected a mapping with a 'name' "
-                                    f"(one of: {', '.join(ref.registry.names())}), got {item!r}")
+                    problems.append(
+                        f"config key '{item_key}': expected a mapping with a 'name' "
+                        f"(one of: {', '.join(ref.registry.names())}), got {item!r}"
+                    )
                     continue
                 try:
                     item_cls = ref.registry.config_class(item["name"], f"{item_key}.name")
@@ -294,7 +299,19 @@ class ExperimentConfig(Section):
     """Keys every experiment has."""
 
     experiment: str = Field(description="Which experiment this config runs.")
-    seed: int = Field(0, description="Seed of every random choice of the run (init, data, dropout).")
+    seed: int = Field(
+        0, description="Seed of every random choice of the run (init, data, dropout)."
+    )
     workdir: str | None = Field(
         None, description="Where the run writes its files; null = runs/<config file name>."
     )
+
+
+def validate_component(registry: Registry, raw: dict, key: str) -> Component:
+    """Validate one component mapping (with its `name`) outside a whole config."""
+    problems: list[str] = []
+    cls = registry.config_class(raw.get("name", ""), f"{key}.name") or Component
+    config = _validate_section(cls, raw, f"{key}.", problems)
+    if problems:
+        raise ConfigError(problems)
+    return config

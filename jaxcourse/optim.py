@@ -49,3 +49,10 @@ def adam(cfg: AdamConfig) -> optax.GradientTransformation:
 def build(cfg: OptimizerConfig) -> optax.GradientTransformation:
     """The Optax transformation that `cfg` (an `optimizer:` section) describes."""
     return OPTIMIZERS.get(cfg.name)(cfg)
+
+
+def make(name: str, **options) -> optax.GradientTransformation:
+    """Build optimizer `name` from keyword options, validated like a config section."""
+    from jaxcourse.config import validate_component
+
+    return build(validate_component(OPTIMIZERS, {"name": name, **options}, "optimizer"))

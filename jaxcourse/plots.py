@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def metric_curves(rows: list[dict], keys: list[str], path: Path, title: str = "",
-                  log_y: bool = False) -> Path:
+def metric_curves(
+    rows: list[dict], keys: list[str], path: Path, title: str = "", log_y: bool = False
+) -> Path:
     """Each metric in `keys` against `step`, from metrics.jsonl rows."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in keys:
@@ -32,8 +33,14 @@ def metric_curves(rows: list[dict], keys: list[str], path: Path, title: str = ""
     return path
 
 
-def regression_fit(x: np.ndarray, y: np.ndarray, grid: np.ndarray, prediction: np.ndarray,
-                   path: Path, title: str = "") -> Path:
+def regression_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    grid: np.ndarray,
+    prediction: np.ndarray,
+    path: Path,
+    title: str = "",
+) -> Path:
     """Data points and the model's curve over `grid` (1-D input, 1-D output)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter(x.ravel(), y.ravel(), s=8, alpha=0.6, label="data")

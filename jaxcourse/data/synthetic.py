@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field, PositiveInt
 
 from jaxcourse.data.registry import DATASETS, DataConfig
-from jaxcourse.data.spec import DataSpec, Dataset
+from jaxcourse.data.spec import Dataset, DataSpec
 
 
 class LinearPointsConfig(DataConfig):

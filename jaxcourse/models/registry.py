@@ -34,8 +34,10 @@ class InitConfigMixin(ModelConfig):
         "init_scale, like tf.random_normal), truncated_normal or zeros.",
     )
     init_scale: float = Field(
-        1.0, gt=0, description="Scale of kernel_init: the stddev for normal/truncated_normal, "
-        "the variance multiplier for lecun_normal/glorot_uniform."
+        1.0,
+        gt=0,
+        description="Scale of kernel_init: the stddev for normal/truncated_normal, "
+        "the variance multiplier for lecun_normal/glorot_uniform.",
     )
 
     @field_validator("kernel_init")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
-from jaxcourse.runners import supervised  # noqa: F401  (registers its experiment)
 from jaxcourse.rundir import RunDir
+from jaxcourse.runners import supervised  # noqa: F401  (registers its experiment)
 
 
 def default_workdir(config_path: str | Path | None, config) -> Path:
@@ -22,8 +22,9 @@ def default_workdir(config_path: str | Path | None, config) -> Path:
     return Path("runs") / stem
 
 
-def run_experiment(config, workdir: str | Path | None = None,
-                   config_path: str | Path | None = None) -> dict:
+def run_experiment(
+    config, workdir: str | Path | None = None, config_path: str | Path | None = None
+) -> dict:
     """Run a validated config; write config.yaml, metrics.jsonl, plots and summary.json."""
     rundir = RunDir(workdir or default_workdir(config_path, config))
     rundir.start(config_lib.dump_yaml(config))

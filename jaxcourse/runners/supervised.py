@@ -22,6 +22,7 @@ from jaxcourse import losses, metrics, models, optim, plots, train
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryName, RegistryRef, Section
 from jaxcourse.data.batching import BatchSchedule
 from jaxcourse.errors import ConfigError, NonFiniteLossError
+from jaxcourse.hooks import make_hooks
 from jaxcourse.progress import progress_bar
 from jaxcourse.rundir import RunDir
 
@@ -102,7 +103,9 @@ def build(config: SupervisedConfig) -> Training:
     """Dataset, model, optimizer, initial state and pure steps for `config`."""
     dataset = data_lib.load(config.data, config.seed)
     if "train" not in dataset.splits:
-        raise ConfigError(f"config key 'data.name': dataset '{config.data.name}' has no train split")
+        raise ConfigError(
+            f"config key 'data.name': dataset '{config.data.name}' has no train split"
+        )
     model = models.build(config.model, dataset.spec)
     tx = optim.build(config.optimizer)
     loss_fn = losses.LOSSES.get(config.loss)
@@ -142,76 +145,158 @@ def evaluate(eval_step, params, split: dict[str, np.ndarray], batch_size: int) -
     return {key: value / n for key, value in totals.items()}
 
 
+class Placement:
+    """Where data and state live and how steps are compiled: one device, by default."""
+
+    def put_data(self, arrays: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        return jax.device_put(arrays)
+
+    def compile(self, fn, state, data, idx):
+        return jax.jit(fn, donate_argnums=0).lower(state, data, idx).compile()
+
+
+class TrainLoop:
+    """The imperative shell around the pure step: batches, logging, evaluation, hooks."""
+
+    def __init__(
+        self,
+        config: SupervisedConfig,
+        rundir: RunDir,
+        training: Training,
+        placement: Placement | None = None,
+    ):
+        self.config, self.rundir, self.training = config, rundir, training
+        self.placement = placement or Placement()
+        self.cfg = config.train
+        self.total = total_steps(self.cfg, training.schedule.steps_per_epoch)
+        self.state = training.state
+        self.step = 0
+        self.rows: list[dict] = []
+        self.hooks = make_hooks(config, rundir, training)
+        self._compiled: dict[int, Any] = {}
+
+    def _step_fn(self, k: int, data):
+        """The compiled call doing k fused steps (compiled once per k)."""
+        if k not in self._compiled:
+            tr = self.training
+            fn = train.make_indexed_step(tr.train_step, k, self.cfg.unroll)
+            self._compiled[k] = self.placement.compile(fn, self.state, data, self._indices(0, k))
+        return self._compiled[k]
+
+    def _indices(self, step: int, n: int) -> np.ndarray:
+        schedule = self.training.schedule
+        return schedule.indices_for(step, n) if n > 1 else schedule.indices(step)
+
+    def run(self) -> dict:
+        """Train to `total` steps, evaluating and logging as configured; returns the summary."""
+        t_start = time.perf_counter()
+        cfg, tr = self.cfg, self.training
+        data = self.placement.put_data(tr.dataset.splits["train"])
+        eval_fn = jax.jit(tr.eval_step)
+        eval_splits = [s for s in cfg.eval_splits if s in tr.dataset.splits]
+        for hook in self.hooks:
+            hook.on_start(self)
+        self.step = int(self.state.step)
+        k = min(cfg.steps_per_call, self.total)
+        t_compile = time.perf_counter()
+        self._step_fn(k, data)
+        compile_s = time.perf_counter() - t_compile
+
+        pending: list[tuple[int, Any]] = []
+        t_first = first_steps = None
+        with progress_bar(self.total, cfg.progress, "train") as bar:
+            bar.update(self.step)
+            while self.step < self.total:
+                n = k if self.total - self.step >= k else 1  # a short tail runs step by step
+                self.state, m = self._step_fn(n, data)(
+                    self.state, data, self._indices(self.step, n)
+                )
+                pending.append(
+                    (self.step, m if n > 1 else jax.tree_util.tree_map(lambda a: a[None], m))
+                )
+                self.step += n
+                bar.update(n)
+                if t_first is None:
+                    jax.block_until_ready(self.state)
+                    t_first, first_steps = time.perf_counter(), self.step
+                for hook in self.hooks:
+                    hook.after_call(self)
+                crossed = lambda every, n=n: (
+                    bool(every)
+                    and (  # noqa: E731
+                        self.step // every > (self.step - n) // every
+                    )
+                )
+                evaluate_now = crossed(cfg.eval_every) or self.step == self.total
+                if not (crossed(cfg.log_every) or evaluate_now):
+                    continue
+                last, bad = _drain(pending)
+                if bad is not None:
+                    if cfg.nan_policy == "stop":
+                        self._finish(
+                            f"stopped: non-finite loss at step {bad[0]}",
+                            last,
+                            t_start,
+                            compile_s,
+                            None,
+                        )
+                        raise NonFiniteLossError(*bad)
+                    warnings.warn(f"loss became {bad[1]} at step {bad[0]}", stacklevel=1)
+                row = {"step": self.step, **last, **models.describe_params(self.state.params)}
+                if evaluate_now:
+                    for split in eval_splits:
+                        ev = evaluate(
+                            eval_fn,
+                            self.state.params,
+                            tr.dataset.splits[split],
+                            cfg.eval_batch_size,
+                        )
+                        row.update({f"{split}_{key}": v for key, v in ev.items()})
+                row["time_s"] = round(time.perf_counter() - t_start, 3)
+                self.rundir.log(row)
+                self.rows.append(row)
+                for hook in self.hooks:
+                    hook.after_log(self, row)
+                bar.set_postfix(loss=f"{last['loss']:.4g}")
+        jax.block_until_ready(self.state)
+        timed = self.step - (first_steps or self.step)
+        steps_per_s = timed / (time.perf_counter() - t_first) if timed else None
+        final = self.rows[-1] if self.rows else {}
+        return self._finish("completed", final, t_start, compile_s, steps_per_s)
+
+    def _finish(self, status, final, t_start, compile_s, steps_per_s) -> dict:
+        """Write plots and summary.json; return the summary."""
+        params = jax.device_get(self.state.params)
+        if self.config.plots and self.rows:
+            _write_plots(self.rundir, self.training, params, self.rows)
+        device = jax.devices()[0]
+        summary = {
+            "experiment": self.config.experiment,
+            "status": status,
+            "steps": self.step,
+            "final": {**final, **models.describe_params(params)},
+            "wall_time_s": round(time.perf_counter() - t_start, 3),
+            "compile_time_s": round(compile_s, 3),
+            "steps_per_s": steps_per_s,
+            "examples_per_s": steps_per_s * self.training.schedule.batch_size
+            if steps_per_s
+            else None,
+            "device": {
+                "platform": device.platform,
+                "kind": device.device_kind,
+                "count": jax.device_count(),
+            },
+            "jax_version": jax.__version__,
+        }
+        for hook in self.hooks:
+            hook.on_end(self, summary)
+        self.rundir.write_summary(summary)
+        return summary
+
+
 def run(config: SupervisedConfig, rundir: RunDir) -> dict:
     """Train, evaluate and write metrics, plots and the summary; returns the summary."""
-    t_start = time.perf_counter()
-    tr = build(config)
-    cfg = config.train
-    total = total_steps(cfg, tr.schedule.steps_per_epoch)
-    k = min(cfg.steps_per_call, total)
-    data = jax.device_put(tr.dataset.splits["train"])
-    eval_fn = jax.jit(tr.eval_step)
-    eval_splits = [s for s in cfg.eval_splits if s in tr.dataset.splits]
-
-    t_compile = time.perf_counter()
-    step_fn = _compile(train.make_indexed_step(tr.train_step, k, cfg.unroll), tr, data, k)
-    single_fn = step_fn if k == 1 else None
-    compile_s = time.perf_counter() - t_compile
-
-    state, step, rows, last = tr.state, 0, [], {}
-    status = "completed"
-    pending: list[tuple[int, Any]] = []
-    t_loop = time.perf_counter()
-    t_after_first = None
-    with progress_bar(total, cfg.progress, "train") as bar:
-        while step < total:
-            if total - step >= k:
-                fn, n = step_fn, k
-            else:  # a tail shorter than steps_per_call runs one step at a time
-                single_fn = single_fn or _compile(train.make_indexed_step(tr.train_step), tr,
-                                                  data, 1)
-                fn, n = single_fn, 1
-            idx = tr.schedule.indices_for(step, n) if n > 1 else tr.schedule.indices(step)
-            state, m = fn(state, data, idx)
-            pending.append((step, m if n > 1 else jax.tree_util.tree_map(lambda a: a[None], m)))
-            step += n
-            bar.update(n)
-            if t_after_first is None:
-                jax.block_until_ready(state)
-                t_after_first = time.perf_counter()
-                first_steps = step
-            crossed = lambda every: every and (step // every) > ((step - n) // every)  # noqa: E731
-            if not (crossed(cfg.log_every) or step == total or crossed(cfg.eval_every)):
-                continue
-            last, bad_step = _drain(pending)
-            if bad_step is not None:
-                if cfg.nan_policy == "stop":
-                    status = f"stopped: non-finite loss at step {bad_step[0]}"
-                    _finish(rundir, config, tr, state, rows, last, status, step, t_start,
-                            compile_s, None)
-                    raise NonFiniteLossError(*bad_step)
-                warnings.warn(f"loss became {bad_step[1]} at step {bad_step[0]}", stacklevel=1)
-            row = {"step": step, **last, **models.describe_params(state.params)}
-            if crossed(cfg.eval_every) or step == total:
-                for split in eval_splits:
-                    ev = evaluate(eval_fn, state.params, tr.dataset.splits[split],
-                                  cfg.eval_batch_size)
-                    row.update({f"{split}_{key}": v for key, v in ev.items()})
-            row["time_s"] = round(time.perf_counter() - t_start, 3)
-            rundir.log(row)
-            rows.append(row)
-            bar.set_postfix(loss=f"{last['loss']:.4g}")
-    jax.block_until_ready(state)
-    t_end = time.perf_counter()
-    timed_steps = step - first_steps
-    steps_per_s = timed_steps / (t_end - t_after_first) if timed_steps else total / (t_end - t_loop)
-    return _finish(rundir, config, tr, state, rows, rows[-1], status, step, t_start, compile_s,
-                   steps_per_s)
-
-
-def _compile(fn, tr: Training, data, k: int):
-    idx = tr.schedule.indices_for(0, k) if k > 1 else tr.schedule.indices(0)
-    return jax.jit(fn, donate_argnums=0).lower(tr.state, data, idx).compile()
+    return TrainLoop(config, rundir, build(config)).run()
 
 
 def _drain(pending: list) -> tuple[dict, tuple[int, float] | None]:
@@ -228,30 +313,6 @@ def _drain(pending: list) -> tuple[dict, tuple[int, float] | None]:
     return last, bad
 
 
-def _finish(rundir, config, tr, state, rows, final, status, step, t_start, compile_s,
-            steps_per_s) -> dict:
-    """Write plots and summary.json; return the summary."""
-    params = jax.device_get(state.params)
-    if config.plots and rows:
-        _write_plots(rundir, tr, params, rows)
-    device = jax.devices()[0]
-    summary = {
-        "experiment": config.experiment,
-        "status": status,
-        "steps": step,
-        "final": {**final, **models.describe_params(params)},
-        "wall_time_s": round(time.perf_counter() - t_start, 3),
-        "compile_time_s": round(compile_s, 3),
-        "steps_per_s": steps_per_s,
-        "examples_per_s": steps_per_s * tr.schedule.batch_size if steps_per_s else None,
-        "device": {"platform": device.platform, "kind": device.device_kind,
-                   "count": jax.device_count()},
-        "jax_version": jax.__version__,
-    }
-    rundir.write_summary(summary)
-    return summary
-
-
 def _write_plots(rundir: RunDir, tr: Training, params, rows: list[dict]) -> None:
     loss_keys = [k for k in rows[-1] if k == "loss" or k.endswith("_loss")]
     plots.metric_curves(rows, loss_keys, rundir.file("loss.png"), "loss", log_y=True)
@@ -263,8 +324,14 @@ def _write_plots(rundir: RunDir, tr: Training, params, rows: list[dict]) -> None
         x = train_split["x"]
         grid = np.linspace(x.min(), x.max(), 200, dtype=np.float32)[:, None]
         pred = np.asarray(tr.model.apply({"params": params}, jnp.asarray(grid), train=False))
-        plots.regression_fit(x, train_split["y"], grid, pred, rundir.file("fit.png"),
-                             f"{tr.dataset.spec.task}: final loss {rows[-1]['loss']:.3g}")
+        plots.regression_fit(
+            x,
+            train_split["y"],
+            grid,
+            pred,
+            rundir.file("fit.png"),
+            f"{tr.dataset.spec.task}: final loss {rows[-1]['loss']:.3g}",
+        )
 
 
 EXPERIMENTS.register("supervised", SupervisedConfig)(run)
