@@ -48,7 +48,7 @@ def _lane_step(lane: Lane) -> tuple[Callable, Callable]:
     return init, step
 
 
-def race_program(lanes: list[Lane], steps: int) -> Callable:
+def race_program(lanes: list[Lane], steps: int, unroll: int = 1) -> Callable:
     """`run(lrs, starts) -> (paths, alive)` for all lanes in one scan of `steps` steps.
 
     lrs[i]: (L,) learning rates of lane i; starts[i]: (S, 2) its start points.
@@ -79,7 +79,7 @@ def race_program(lanes: list[Lane], steps: int) -> Callable:
             ]
             return new, [(p, alive) for p, _, alive in new]
 
-        _, out = jax.lax.scan(body, carry, None, length=steps)
+        _, out = jax.lax.scan(body, carry, None, length=steps, unroll=unroll)
         paths = [jnp.concatenate([c[0][None], o[0]]) for c, o in zip(carry, out, strict=True)]
         alive = [jnp.concatenate([c[2][None], o[1]]) for c, o in zip(carry, out, strict=True)]
         return paths, alive
