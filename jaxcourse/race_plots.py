@@ -55,8 +55,9 @@ def race_figure(
     _contours(ax, surface)
     for i, (label, p) in enumerate(zip(labels, paths, strict=True)):
         color = COLORS[i % len(COLORS)]
+        faint = float(np.clip(6.0 / p.shape[1], 0.06, 0.35))  # fainter when there are many
         for s in range(1, p.shape[1]):
-            ax.plot(p[:, s, 0], p[:, s, 1], "-", color=color, lw=0.6, alpha=0.35)
+            ax.plot(p[:, s, 0], p[:, s, 1], "-", color=color, lw=0.6, alpha=faint)
         steps = steps_taken[i]
         tag = f"{label} ({'—' if np.isinf(steps) else int(steps)})"
         ax.plot(p[:, 0, 0], p[:, 0, 1], "-", color=color, lw=2, label=tag)
