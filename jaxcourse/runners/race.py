@@ -229,8 +229,9 @@ def race_markdown(config, surfaces, tables, featured) -> str:
         f"{len(config.optimizers)} optimizers, {config.steps} steps"
         + (", learning rates tuned per surface by grid search" if config.tune.enabled else "")
         + ". Ranked by the median over start points of the steps to arrive within the "
-        "tolerance of a minimum and stay there (on a saddle: to get farther than the "
-        "tolerance from the saddle point), then by divergences, then by the median final loss.",
+        "tolerance of a minimum and stay there (on a saddle: until the escape distance, the "
+        "distance from the ridge, exceeds the tolerance), then by divergences, then by the "
+        "median final loss. 'never': not within the steps.",
         "",
     ]
     for surface in surfaces:
