@@ -176,3 +176,16 @@ def test_bad_race_configs_name_the_key(override, key):
     with pytest.raises(ConfigError) as err:
         _load(override)
     assert any(f"'{key}'" in p for p in err.value.problems), err.value.problems
+
+
+def test_cli_rejects_a_negative_racer_learning_rate_with_exit_code_2(tmp_path, cli):
+    result = cli(
+        "run",
+        str(CONFIG),
+        f"workdir={tmp_path}",
+        "optimizers=[{name: sgd, learning_rate: -0.1}, {name: adamm}]",
+    )
+    assert result.returncode == 2
+    assert "optimizers.0.learning_rate" in result.stderr + result.stdout
+    assert "did you mean 'adam'" in result.stderr + result.stdout
+    assert not (tmp_path / "summary.json").exists()
