@@ -85,7 +85,7 @@ def adabelief(cfg: AdaBeliefConfig, lr) -> optax.GradientTransformation:
 
 @OPTIMIZERS.register("adamax", AdamaxConfig)
 def adamax(cfg: AdamaxConfig, lr) -> optax.GradientTransformation:
-    """Adamax: Adam with the infinity norm u ← max(β2 u, |g|) in place of √v."""
+    """Adamax: u ← max(β2 u, |g| + ε);  W ← W − η m̂ / u  (the infinity norm in place of √v)."""
     return optax.adamax(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
 
 
