@@ -180,11 +180,11 @@ def ref_radam(lr, b1, b2, eps, threshold):
     return _elementwise(step, lambda w: (np.zeros_like(w), np.zeros_like(w)))
 
 
-def ref_adabelief(lr, b1, b2, eps):
+def ref_adabelief(lr, b1, b2, eps, eps_root=1e-16):
     def step(w, g, s, t):
         m, b = s
         m = b1 * m + (1 - b1) * g
-        b = b2 * b + (1 - b2) * (g - m) ** 2 + eps
+        b = b2 * b + (1 - b2) * (g - m) ** 2 + eps_root
         m_hat, b_hat = m / (1 - b1**t), b / (1 - b2**t)
         return w - lr * m_hat / (np.sqrt(b_hat) + eps), (m, b)
 
@@ -284,6 +284,7 @@ CASES = [
     ("nadam", {}, ref_nadam(0.001, 0.9, 0.999, 1e-8)),
     ("radam", {"learning_rate": 0.01}, ref_radam(0.01, 0.9, 0.999, 1e-8, 5.0)),
     ("adabelief", {}, ref_adabelief(0.001, 0.9, 0.999, 1e-16)),
+    ("adabelief", {"eps": 1e-3}, ref_adabelief(0.001, 0.9, 0.999, 1e-3)),
     ("adamax", {}, ref_adamax(0.002, 0.9, 0.999, 1e-8)),
     ("lion", {}, ref_lion(1e-4, 0.9, 0.99, 1e-3)),
     ("lamb", {"weight_decay": 0.01}, ref_lamb(0.001, 0.9, 0.999, 1e-6, 0.01)),
