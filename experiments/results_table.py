@@ -21,7 +21,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MNIST_TEST_DIR = REPO.parent / "shared" / "data" / "mnist"
+# `shared/` sits next to the repository (CI) or next to the folder of work trees.
+MNIST_TEST_DIR = next(
+    (d / "shared" / "data" / "mnist" for d in REPO.parents[:2] if (d / "shared").is_dir()),
+    REPO.parent / "shared" / "data" / "mnist",
+)
 # XLA's CPU fusion of dots into YNNPACK speeds up the CNN by about a fifth; the LSTM's
 # transposed weights are not supported by it, so it is only set for the CNN rows.
 CNN_FLAGS = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce"}
