@@ -95,14 +95,15 @@ def machine() -> str:
 def run_row(row: dict, workdir: Path, extra: list[str]) -> dict:
     """Run one row's config in a fresh process; returns its summary.json."""
     rundir = workdir / row["key"]
+    # `extra` (from --set) wins over a row's own override of the same key.
+    merged = {item.partition("=")[0]: item for item in [*row["overrides"], *extra]}
     cmd = [
         sys.executable,
         "-m",
         "jaxcourse",
         "run",
         row["config"],
-        *row["overrides"],
-        *extra,
+        *merged.values(),
         "train.progress=off",
         f"workdir={rundir}",
     ]
