@@ -166,7 +166,7 @@ def _from_tfds(name: str, data_dir: str | None, splits: tuple[str, ...]) -> dict
         return f"TFDS ({root}): {type(err).__name__}: {err}"
     out = {}
     for split, source in zip(splits, sources, strict=True):
-        records = source.__getitems__(range(len(source)))
+        records = [source[i] for i in range(len(source))]
         x = np.stack([r["image"][..., 0] for r in records]).astype(np.uint8)
         y = np.asarray([r["label"] for r in records], np.uint8)
         out[split] = (x, y)
