@@ -5,7 +5,8 @@ The jaxpr *is* the graph: every equation becomes a node named after its name sco
 dashboard shows scopes as collapsible groups and tensor shapes on the edges. Calls that
 JAX keeps as sub-jaxprs (`jit`, `custom_jvp`, `custom_vjp`, `remat`) are inlined under a scope
 of their name; control flow (`scan`, `while`, `cond`) stays one node whose bodies are drawn in a
-group beside it. Equations of the backward pass (`transpose`) go under `gradients/`, as in TF.
+group beside it. Equations of the backward pass (`transpose`) go under a `gradients` scope,
+as in TF.
 
 Public API (any function JAX can trace, e.g. a toolkit `train_step(state, batch)`):
 
@@ -167,14 +168,15 @@ def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> list[str]:
 
 
 def _scope_of(name_stack) -> list[str]:
-    """Scope parts of an equation's name stack; backward-pass equations go under gradients/."""
-    parts, backward = [], False
+    """Scope parts of an equation's name stack; a backward pass (transpose) adds `gradients`."""
+    parts: list[str] = []
     for item in getattr(name_stack, "stack", ()):
         if type(item).__name__ == "Transform":
-            backward |= item.name == "transpose"
+            if item.name == "transpose" and "gradients" not in parts:
+                parts.append("gradients")
         else:
             parts += [_clean(p) for p in str(item.name).split("/") if p]
-    return (["gradients"] if backward else []) + parts
+    return parts
 
 
 def _aval_shape(aval) -> tuple[tuple[int | None, ...], str]:
