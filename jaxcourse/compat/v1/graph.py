@@ -378,11 +378,6 @@ def _symbolic_dim():
     return _SYMBOLIC_DIM
 
 
-def _abstract(tensor: Tensor):
-    shape = tuple(_symbolic_dim() if d is None else d for d in tensor.shape)
-    return jax.ShapeDtypeStruct(shape, tensor.dtype)
-
-
 class _ShapeOnly:
     """Stands in for a Session's evaluation while shapes are inferred."""
 
@@ -393,24 +388,59 @@ class _ShapeOnly:
         return jax.numpy.zeros(variable.shape, variable.dtype)
 
 
+def _eval_shape(compute: Callable, inputs: Sequence[Tensor], size, rank: int = 0):
+    """Output of `compute` on abstract inputs whose unknown sizes are `size` (unknown ranks:
+    `rank` dimensions of size 1)."""
+    structs = [
+        jax.ShapeDtypeStruct(
+            (1,) * rank if t.shape is None else tuple(size if d is None else d for d in t.shape),
+            t.dtype,
+        )
+        for t in inputs
+    ]
+    return jax.eval_shape(lambda *xs: compute(_ShapeOnly(), *xs), *structs)
+
+
+def _static(shape) -> tuple:
+    return tuple(d if isinstance(d, int | np.integer) else None for d in shape)
+
+
 def infer(compute: Callable, inputs: Sequence[Tensor], op_type: str, name: str):
-    """(shape, dtype) of `compute`'s output, or (None, None) where it cannot be known."""
-    if any(t.shape is None for t in inputs):
+    """(shape, dtype) of `compute`'s output; None entries where they cannot be known.
+
+    Unknown sizes are traced as one symbolic size; if an op cannot handle that, it is traced
+    with two concrete sizes, and the dimensions that change with them are unknown.
+    """
+    if any(t.shape is None for t in inputs):  # unknown rank: only the dtype, if anything
+        for rank in range(5):
+            try:
+                return None, _eval_shape(compute, inputs, None, rank).dtype
+            except Exception:
+                continue
         return None, None
-    symbolic = any(d is None for t in inputs for d in t.shape)
+    if all(d is not None for t in inputs for d in t.shape):
+        try:
+            out = _eval_shape(compute, inputs, None)
+        except Exception as err:
+            described = ", ".join(t.describe() for t in inputs) or "no inputs"
+            raise InvalidArgumentError(
+                f"cannot build op '{name}' ({op_type}) from {described}: {err}"
+            ) from None
+        return _static(out.shape), out.dtype
     try:
-        out = jax.eval_shape(lambda *xs: compute(_ShapeOnly(), *xs), *map(_abstract, inputs))
-    except Exception as err:
-        if symbolic:
-            return None, None
-        described = ", ".join(t.describe() for t in inputs) or "no inputs"
-        raise InvalidArgumentError(
-            f"cannot build op '{name}' ({op_type}) from {described}: {err}"
-        ) from None
-    if not hasattr(out, "shape"):
+        out = _eval_shape(compute, inputs, _symbolic_dim())
+        return _static(out.shape), out.dtype
+    except Exception:
+        pass
+    try:
+        two, three = (_eval_shape(compute, inputs, n) for n in (2, 3))
+    except Exception:
         return None, None
-    shape = tuple(d if isinstance(d, int | np.integer) else None for d in out.shape)
-    return shape, out.dtype
+    if len(two.shape) != len(three.shape):
+        return None, two.dtype
+    return tuple(
+        a if a == b else None for a, b in zip(two.shape, three.shape, strict=True)
+    ), two.dtype
 
 
 def make_op(
@@ -422,18 +452,20 @@ def make_op(
     shape=None,
     dtype=None,
     outputs: int = 1,
+    infer_shape: bool = True,
     **op_options,
 ):
     """Build an op; returns its output Tensor (or the Operation if it has no output).
 
     `compute(ev, *input_values)` is the op's pure JAX function; `ev` gives it a random key
     (`ev.key()`, fresh for every op and every run) and variable values (`ev.read(variable)`).
-    Shape and dtype are inferred from `compute` unless given.
+    Shape and dtype are inferred from `compute` unless given (with `infer_shape=False`, a
+    shape of None means an unknown rank).
     """
     tensors = [convert_to_tensor(x) for x in inputs]
     graph = _graph_of(tensors)
     full_name = graph.unique_name(name or op_type)
-    if outputs and (shape is None or dtype is None):
+    if outputs and infer_shape and (shape is None or dtype is None):
         inferred_shape, inferred_dtype = infer(compute, tensors, op_type, full_name)
         shape = inferred_shape if shape is None else shape
         dtype = inferred_dtype if dtype is None else dtype

@@ -50,7 +50,8 @@ def placeholder(dtype, shape=None, name: str | None = None) -> Tensor:
     def compute(ev):
         raise AssertionError("placeholders are fed, never computed")
 
-    return make_op("Placeholder", compute, (), name, shape=shape, dtype=dtypes.as_dtype(dtype))
+    dtype = jax.dtypes.canonicalize_dtype(dtypes.as_dtype(dtype))
+    return make_op("Placeholder", compute, (), name, shape=shape, dtype=dtype, infer_shape=False)
 
 
 def zeros(shape, dtype=dtypes.float32, name: str | None = None) -> Tensor:
@@ -165,9 +166,9 @@ def _pair(x, y, op_type: str) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def _binary(op_type: str, fn, x, y, name=None) -> Tensor:
+def _binary(op_type: str, fn, x, y, name=None, **options) -> Tensor:
     x, y = _pair(x, y, op_type)
-    return make_op(op_type, lambda ev, a, b: fn(a, b), [x, y], name)
+    return make_op(op_type, lambda ev, a, b: fn(a, b), [x, y], name, **options)
 
 
 def add(x, y, name=None):
@@ -218,39 +219,39 @@ def squared_difference(x, y, name=None):
 
 
 def equal(x, y, name=None):
-    return _binary("Equal", jnp.equal, x, y, name)
+    return _binary("Equal", jnp.equal, x, y, name, dtype=np.dtype(bool))
 
 
 def not_equal(x, y, name=None):
-    return _binary("NotEqual", jnp.not_equal, x, y, name)
+    return _binary("NotEqual", jnp.not_equal, x, y, name, dtype=np.dtype(bool))
 
 
 def less(x, y, name=None):
-    return _binary("Less", jnp.less, x, y, name)
+    return _binary("Less", jnp.less, x, y, name, dtype=np.dtype(bool))
 
 
 def less_equal(x, y, name=None):
-    return _binary("LessEqual", jnp.less_equal, x, y, name)
+    return _binary("LessEqual", jnp.less_equal, x, y, name, dtype=np.dtype(bool))
 
 
 def greater(x, y, name=None):
-    return _binary("Greater", jnp.greater, x, y, name)
+    return _binary("Greater", jnp.greater, x, y, name, dtype=np.dtype(bool))
 
 
 def greater_equal(x, y, name=None):
-    return _binary("GreaterEqual", jnp.greater_equal, x, y, name)
+    return _binary("GreaterEqual", jnp.greater_equal, x, y, name, dtype=np.dtype(bool))
 
 
 def logical_and(x, y, name=None):
-    return _binary("LogicalAnd", jnp.logical_and, x, y, name)
+    return _binary("LogicalAnd", jnp.logical_and, x, y, name, dtype=np.dtype(bool))
 
 
 def logical_or(x, y, name=None):
-    return _binary("LogicalOr", jnp.logical_or, x, y, name)
+    return _binary("LogicalOr", jnp.logical_or, x, y, name, dtype=np.dtype(bool))
 
 
 def logical_not(x, name=None):
-    return _unary("LogicalNot", jnp.logical_not, x, name)
+    return _unary("LogicalNot", jnp.logical_not, x, name, dtype=np.dtype(bool))
 
 
 def negative(x, name=None):
@@ -322,7 +323,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
 
 def cast(x, dtype, name=None):
     target = jax.dtypes.canonicalize_dtype(dtypes.as_dtype(dtype))
-    return _unary("Cast", lambda a: a.astype(target), x, name)
+    return _unary("Cast", lambda a: a.astype(target), x, name, dtype=target)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,13 +363,13 @@ def argmax(input, axis=None, name=None, dimension=None, output_type=dtypes.int64
     """Index of the largest entry along `axis` (TF's default axis is 0)."""
     ax = _axis(axis, dimension, "ArgMax") or 0
     out = jax.dtypes.canonicalize_dtype(dtypes.as_dtype(output_type))
-    return _unary("ArgMax", lambda a: jnp.argmax(a, axis=ax).astype(out), input, name)
+    return _unary("ArgMax", lambda a: jnp.argmax(a, axis=ax).astype(out), input, name, dtype=out)
 
 
 def argmin(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):  # noqa: A002
     ax = _axis(axis, dimension, "ArgMin") or 0
     out = jax.dtypes.canonicalize_dtype(dtypes.as_dtype(output_type))
-    return _unary("ArgMin", lambda a: jnp.argmin(a, axis=ax).astype(out), input, name)
+    return _unary("ArgMin", lambda a: jnp.argmin(a, axis=ax).astype(out), input, name, dtype=out)
 
 
 def reshape(tensor, shape, name=None):

@@ -8,9 +8,6 @@ serialized `Summary` protocol buffer (bytes) that `FileWriter.add_summary` write
 from __future__ import annotations
 
 import numpy as np
-from tensorboardX import summary as tbx_summary
-from tensorboardX.proto.summary_pb2 import Summary
-from tensorboardX.writer import FileWriter as _TbxFileWriter
 
 from jaxcourse.compat.v1.graph import Graph, Tensor, convert_to_tensor, get_default_graph, make_op
 
@@ -31,6 +28,8 @@ def _summary_op(op_type: str, tag: str, tensor, to_proto, collections) -> Tensor
 
 def scalar(name: str, tensor, collections=None, family=None) -> Tensor:
     """A scalar summary of `tensor` under tag `name` (in the current name scope)."""
+    from tensorboardX import summary as tbx_summary
+
     return _summary_op(
         "ScalarSummary",
         name,
@@ -42,6 +41,8 @@ def scalar(name: str, tensor, collections=None, family=None) -> Tensor:
 
 def histogram(name: str, values, collections=None, family=None) -> Tensor:
     """A histogram summary of `values` under tag `name`."""
+    from tensorboardX import summary as tbx_summary
+
     return _summary_op(
         "HistogramSummary",
         name,
@@ -59,6 +60,8 @@ def merge(inputs, collections=None, name=None) -> Tensor | None:
     protos = [t.op.summary_proto for t in inputs]
 
     def to_bytes(values) -> bytes:
+        from tensorboardX.proto.summary_pb2 import Summary
+
         merged = Summary()
         for proto, value in zip(protos, values, strict=True):
             merged.value.extend(proto(value).value)
@@ -87,7 +90,9 @@ class FileWriter:
     def __init__(
         self, logdir, graph: Graph | None = None, max_queue=10, flush_secs=120, filename_suffix=""
     ):
-        self._writer = _TbxFileWriter(str(logdir), max_queue, flush_secs, filename_suffix)
+        from tensorboardX.writer import FileWriter as TbxFileWriter
+
+        self._writer = TbxFileWriter(str(logdir), max_queue, flush_secs, filename_suffix)
         if graph is not None:
             self.add_graph(graph)
 
@@ -103,6 +108,8 @@ class FileWriter:
     def add_summary(self, summary, global_step=None) -> None:
         """Write a summary: the bytes a summary op returned from `Session.run`, or a proto."""
         if isinstance(summary, bytes | bytearray):
+            from tensorboardX.proto.summary_pb2 import Summary
+
             summary = Summary.FromString(bytes(summary))
         self._writer.add_summary(summary, global_step)
 
