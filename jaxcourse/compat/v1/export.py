@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from jaxcourse import graph_export
-from jaxcourse.compat.v1.graph import Graph, Operation, Tensor
+from jaxcourse.compat.v1.graph import Graph, Operation, Tensor, symbolic_batch_dim
 from jaxcourse.compat.v1.session import Evaluation, execution_order
 
 
@@ -26,7 +26,7 @@ def _targets(graph: Graph, fetches) -> list[Operation]:
 def _placeholder_aval(tensor: Tensor, symbolic: bool):
     if tensor.shape is None:
         raise ValueError(f"cannot export placeholder {tensor.describe()}: its rank is unknown")
-    (batch,) = jax.export.symbolic_shape("batch") if symbolic else (1,)
+    batch = symbolic_batch_dim() if symbolic else 1
     return jax.ShapeDtypeStruct(
         tuple(batch if d is None else d for d in tensor.shape), tensor.dtype
     )

@@ -371,7 +371,8 @@ def _graph_of(inputs: Sequence[Tensor]) -> Graph:
 _SYMBOLIC_DIM = None
 
 
-def _symbolic_dim():
+def symbolic_batch_dim():
+    """The one symbolic size, `batch`, that unknown dimensions are traced with."""
     global _SYMBOLIC_DIM
     if _SYMBOLIC_DIM is None:
         (_SYMBOLIC_DIM,) = jax.export.symbolic_shape("batch")
@@ -428,7 +429,7 @@ def infer(compute: Callable, inputs: Sequence[Tensor], op_type: str, name: str):
             ) from None
         return _static(out.shape), out.dtype
     try:
-        out = _eval_shape(compute, inputs, _symbolic_dim())
+        out = _eval_shape(compute, inputs, symbolic_batch_dim())
         return _static(out.shape), out.dtype
     except Exception:
         pass

@@ -47,7 +47,7 @@ def histogram(name: str, values, collections=None, family=None) -> Tensor:
         "HistogramSummary",
         name,
         values,
-        lambda tag, v: tbx_summary.histogram(tag, np.asarray(v, np.float64), "tensorflow"),
+        lambda tag, v: tbx_summary.histogram(tag, np.asarray(v, np.float64), "auto"),
         collections,
     )
 
