@@ -284,3 +284,18 @@ def test_build_time_shape_and_dtype_errors():
     with pytest.raises(TypeError, match="cannot fetch"):
         with tf.Session() as sess:
             sess.run(3.0)
+
+
+def test_run_prunes_to_what_fetches_need_and_keeps_variables_on_device():
+    x = tf.placeholder(tf.float32, [2], name="x")
+    unused = tf.placeholder(tf.float32, [2], name="unused")
+    w = tf.Variable([1.0, 2.0])
+    other = tf.Variable([5.0, 5.0])  # never initialised: not needed by the fetches below
+    y = x * w
+    _ = unused + other
+    with tf.Session() as sess:
+        sess.run(w.initializer)
+        np.testing.assert_array_equal(sess.run(y, {x: [3.0, 4.0]}), [3.0, 8.0])
+        assert isinstance(sess.variable_value(w), jax.Array)
+        text = tf.get_default_graph().as_jaxpr_text(y)
+        assert text.count("mul") == 1 and "add" not in text

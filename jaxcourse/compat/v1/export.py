@@ -24,8 +24,10 @@ def _targets(graph: Graph, fetches) -> list[Operation]:
 
 
 def _placeholder_aval(tensor: Tensor, symbolic: bool):
+    """The abstract value a placeholder is traced with: a `None` size becomes the symbolic
+    `batch` (or 1), an unknown rank a scalar."""
     if tensor.shape is None:
-        raise ValueError(f"cannot export placeholder {tensor.describe()}: its rank is unknown")
+        return jax.ShapeDtypeStruct((), tensor.dtype)
     batch = symbolic_batch_dim() if symbolic else 1
     return jax.ShapeDtypeStruct(
         tuple(batch if d is None else d for d in tensor.shape), tensor.dtype

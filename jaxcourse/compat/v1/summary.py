@@ -7,6 +7,8 @@ serialized `Summary` protocol buffer (bytes) that `FileWriter.add_summary` write
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from jaxcourse.compat.v1.graph import Graph, Tensor, convert_to_tensor, get_default_graph, make_op
@@ -103,7 +105,12 @@ class FileWriter:
         """Write `graph` (its jaxpr, name scopes as groups) for the Graphs dashboard."""
         from jaxcourse.compat.v1 import export
 
-        self._writer.add_onnx_graph(export.to_graph_def(graph))
+        try:
+            graph_def = export.to_graph_def(graph)
+        except Exception as err:  # a graph TensorBoard cannot show must not stop training
+            warnings.warn(f"FileWriter: the graph was not written: {err}", stacklevel=2)
+            return
+        self._writer.add_onnx_graph(graph_def)
 
     def add_summary(self, summary, global_step=None) -> None:
         """Write a summary: the bytes a summary op returned from `Session.run`, or a proto."""
