@@ -41,8 +41,8 @@ class TensorShape(tuple):
 class Operation:
     """A graph node: a pure function of its inputs' values, evaluated by a `Session`.
 
-    `reads`/`writes` list the variables the op reads or updates beyond its inputs (an
-    optimizer's `minimize` reads the parameters and writes them and its own state).
+    `captures` are tensors whose subgraphs the op evaluates itself (an optimizer's loss, which
+    it differentiates); `writes` are the variables it updates (by `ev.write`).
     """
 
     def __init__(
@@ -56,7 +56,6 @@ class Operation:
         control_inputs: Sequence[Operation] = (),
         captures: Sequence[Tensor] = (),
         writes: Sequence[Any] = (),
-        random: bool = False,
         seed: int | None = None,
     ):
         self.graph, self.type, self.name = graph, op_type, name
@@ -65,7 +64,6 @@ class Operation:
         self.control_inputs = list(control_inputs) + list(graph._control_stack_ops())
         self.captures = list(captures)
         self.writes = list(writes)
-        self.random = random
         self.id = next(graph._ids)
         self.seed = self.id if seed is None else seed
         self.outputs: list[Tensor] = []
@@ -198,7 +196,6 @@ class Graph:
         self._control_stack: list[list[Operation]] = []
         self._collections: dict[str, list] = {}
         self.seed: int | None = None
-        self.variable_scope_reuse: list[bool] = [False]
         self.variables_by_name: dict[str, Any] = {}
 
     # -- names -------------------------------------------------------------------------------

@@ -69,9 +69,7 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
         return jnp.where(mask, value / k, jnp.zeros_like(value))
 
     seed_ = None if seed is None else (1 << 30) + int(seed)
-    return make_op(
-        "Dropout", compute, [x, keep], name, shape=x.shape, dtype=x.dtype, random=True, seed=seed_
-    )
+    return make_op("Dropout", compute, [x, keep], name, shape=x.shape, dtype=x.dtype, seed=seed_)
 
 
 def _keyword_only(op: str, labels, logits):

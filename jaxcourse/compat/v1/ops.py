@@ -92,7 +92,6 @@ def _random(op_type: str, sample, shape, dtype, seed, name) -> Tensor:
         name,
         shape=shape,
         dtype=dtype,
-        random=True,
         seed=op_seed,
     )
 
