@@ -137,3 +137,22 @@ def test_bad_optimizer_settings_are_reported():
         c = tf.constant(1.0)
         with pytest.raises(ValueError, match="no variables to optimize"):
             tf.train.AdamOptimizer().minimize(c * 2.0)
+
+
+def test_learning_rate_variable_decayed_by_assign():
+    """The course's pattern: lr = tf.Variable(...); sess.run(tf.assign(lr, lr0 * 0.5**epoch))."""
+    with tf.Graph().as_default():
+        w = tf.Variable(W0.astype(np.float32))
+        lr = tf.Variable(0.1, dtype=tf.float32)
+        loss = tf.reduce_sum(SCALE.astype(np.float32) * tf.square(w - TARGET.astype(np.float32)))
+        train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for epoch in range(3):
+                sess.run(tf.assign(lr, 0.1 * 0.5**epoch))
+                sess.run(train)
+            got = sess.run(w)
+    want = W0.copy()
+    for epoch in range(3):
+        want = want - 0.1 * 0.5**epoch * _grad(want)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
