@@ -36,9 +36,11 @@ def _placeholder_aval(tensor: Tensor, symbolic: bool):
 
 def trace_graph(graph: Graph, fetches=None):
     """(closed jaxpr, input names, output names) of the graph or the part `fetches` needs."""
-    order = execution_order(_targets(graph, fetches), set())
-    variables = [op.outputs[0] for op in order if op.type == "VariableV2"]
-    placeholders = [op.outputs[0] for op in order if op.type == "Placeholder"]
+    targets = _targets(graph, fetches)
+    needed = execution_order(targets, set())
+    order = execution_order(targets, set(), captures=False)
+    variables = [op.outputs[0] for op in needed if op.type == "VariableV2"]
+    placeholders = [op.outputs[0] for op in needed if op.type == "Placeholder"]
     consumed = {t.op.id for op in order for t in op.inputs + op.captures}
     sinks = [op for op in order if op.outputs and op.id not in consumed]
     base_key = jax.random.key(graph.seed or 0)

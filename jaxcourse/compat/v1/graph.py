@@ -71,9 +71,11 @@ class Operation:
         graph._ops.append(self)
         graph._ops_by_name[name] = self
 
-    def dependencies(self) -> list[Operation]:
-        """Ops that must be evaluated (or fed) before this one."""
-        return [t.op for t in self.inputs + self.captures] + self.control_inputs
+    def dependencies(self, captures: bool = True) -> list[Operation]:
+        """Ops this one needs: its inputs' and control inputs' (and its captures' subgraphs,
+        which it evaluates itself)."""
+        tensors = self.inputs + self.captures if captures else self.inputs
+        return [t.op for t in tensors] + self.control_inputs
 
     def run(self, feed_dict=None, session=None) -> None:
         """Run this op in `session` (default: the current default session)."""

@@ -53,7 +53,7 @@ class Evaluation:
 
     def value(self, tensor: Tensor):
         """The value of `tensor`, evaluating the ops it needs."""
-        self.evaluate(execution_order([tensor.op], set(self.fed)))
+        self.evaluate(execution_order([tensor.op], set(self.fed), captures=False))
         return self.values[tensor.op.id]
 
     def evaluate(self, order: list[Operation]) -> None:
@@ -74,8 +74,14 @@ class Evaluation:
                     ) from err
 
 
-def execution_order(targets: list[Operation], fed_ids: set[int]) -> list[Operation]:
-    """The ops needed for `targets`, dependencies first; fed ops are not evaluated."""
+def execution_order(
+    targets: list[Operation], fed_ids: set[int], captures: bool = True
+) -> list[Operation]:
+    """The ops needed for `targets`, dependencies first; fed ops are not evaluated.
+
+    With `captures=False`, the subgraphs that ops evaluate themselves (an optimizer's loss)
+    are left out: the order in which a run evaluates ops.
+    """
     order, done = [], set()
     for target in targets:
         stack = [(target, False)]
@@ -89,7 +95,8 @@ def execution_order(targets: list[Operation], fed_ids: set[int]) -> list[Operati
                     order.append(op)
                 continue
             stack.append((op, True))
-            stack += [(dep, False) for dep in reversed(op.dependencies()) if dep.id not in done]
+            deps = op.dependencies(captures)
+            stack += [(dep, False) for dep in reversed(deps) if dep.id not in done]
     return order
 
 
@@ -111,16 +118,17 @@ class _Plan:
             if op.graph is not graph:
                 raise ValueError(f"fetch {op.name!r} is not an element of this session's graph")
         fed_ids = {t.op.id for t in fed}
-        order = execution_order(targets, fed_ids)
-        for op in order:
+        needed = execution_order(targets, fed_ids)
+        order = execution_order(targets, fed_ids, captures=False)
+        for op in needed:
             if op.type == "Placeholder":
                 t = op.outputs[0]
                 raise InvalidArgumentError(
                     f"you must feed a value for placeholder '{op.name}' (dtype {t.dtype.name}, "
                     f"shape {_shape_text(t.shape)}): pass feed_dict={{{op.name}: ...}}"
                 )
-        read = [op.outputs[0] for op in order if op.type == "VariableV2"]
-        written = {v.op.name: v for op in order for v in op.writes}
+        read = [op.outputs[0] for op in needed if op.type == "VariableV2"]
+        written = {v.op.name: v for op in needed for v in op.writes}
         self.read_names = [v.op.name for v in read]
         self.read_vars = read
         self.donated = [n for n in self.read_names if n in written]
