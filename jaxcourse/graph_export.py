@@ -38,7 +38,8 @@ MAX_CHILDREN = 200
 """Most direct children of one scope; larger scopes are split into `part_N` groups."""
 
 _INLINED = {"jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call"}
-_INLINED |= {"remat", "checkpoint", "custom_lin"}
+_INLINED |= {"remat", "remat2", "checkpoint", "custom_lin"}
+_CALL_SCOPES = {"remat": "checkpoint", "remat2": "checkpoint", "checkpoint": "checkpoint"}
 
 
 @dataclass
@@ -222,7 +223,7 @@ class _Builder:
                         )
                     elif outer in env:
                         inner_env[v] = env[outer]
-                name = eqn.params.get("name", eqn.primitive.name)
+                name = eqn.params.get("name") or _CALL_SCOPES.get(eqn.primitive.name, "call")
                 whole = not outer_scope and len(jaxpr.eqns) == 1  # fn itself was jitted
                 self.emit(inner, inner_env, scope if whole else scope + [_clean(name)])
                 for v, outer in zip(inner.outvars, eqn.outvars, strict=True):

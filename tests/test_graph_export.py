@@ -65,7 +65,7 @@ def test_calls_are_inlined_and_control_flow_bodies_drawn():
     def fn(x):
         y = jax.jit(jnp.tanh)(x)
         total, _ = jax.lax.scan(lambda c, a: (c + a * 2.0, None), 0.0, y)
-        return jax.nn.relu(total)
+        return jax.checkpoint(lambda t: jnp.sin(t) * 3.0)(jax.nn.relu(total))
 
     nodes = _by_name(graph_export.nodes_of(fn, jnp.ones(4)))
     # the inner jit is inlined in a scope of its name, which, holding one node, became it
@@ -74,6 +74,7 @@ def test_calls_are_inlined_and_control_flow_bodies_drawn():
     assert "tanh" in scan.inputs and scan.attrs["length"] == "4"
     body = [n for n in nodes if n.startswith("scan_jaxpr/")]
     assert {nodes[n].op for n in body} >= {"Arg", "mul", "add", "Result"}
+    assert nodes["checkpoint/mul"].inputs == ["checkpoint/sin"]  # remat inlined in a scope
 
 
 def test_crowded_scopes_are_split_and_single_node_scopes_collapse():
