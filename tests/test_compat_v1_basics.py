@@ -299,3 +299,18 @@ def test_run_prunes_to_what_fetches_need_and_keeps_variables_on_device():
         assert isinstance(sess.variable_value(w), jax.Array)
         text = tf.get_default_graph().as_jaxpr_text(y)
         assert text.count("mul") == 1 and "add" not in text
+
+
+def test_variables_never_share_a_donated_buffer():
+    v = tf.Variable([1.0, 2.0])
+    w = tf.Variable([0.0, 0.0])
+    copy = tf.assign(w, v)  # jit hands v's unchanged buffer back as w's new value
+    bump = tf.assign_add(v, [1.0, 1.0])  # donates v's buffer
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(copy)
+        sess.run(bump)
+        sess.run(bump)
+        got_v, got_w = sess.run([v, w])
+    np.testing.assert_array_equal(got_v, [3.0, 4.0])
+    np.testing.assert_array_equal(got_w, [1.0, 2.0])

@@ -239,15 +239,23 @@ class Session:
         return donated, kept, list(feed_values), np.uint32(self._runs)
 
     def _store(self, writes: dict, plan: _Plan) -> None:
-        inputs = {
-            id(leaf) for n in plan.read_names for leaf in jax.tree_util.tree_leaves(self._values[n])
-        }
+        """Keep a run's variable updates; an output that is one of the run's input arrays
+        (jit hands unchanged inputs back) is copied, so no two variables share a buffer
+        that a later run donates."""
+        inputs = set()
+        for name in plan.read_names:
+            value = self._values[name]
+            if isinstance(value, jax.Array):
+                inputs.add(id(value))
+            else:
+                inputs.update(map(id, jax.tree_util.tree_leaves(value)))
+
+        def own(a):
+            return a.copy() if id(a) in inputs else a
+
         for name, value in writes.items():
-            # jit may hand an input array back as an output; copy it so no two variables
-            # share a buffer that a later run donates
-            self._values[name] = jax.tree_util.tree_map(
-                lambda a: a.copy() if id(a) in inputs else a, value
-            )
+            is_array = isinstance(value, jax.Array)
+            self._values[name] = own(value) if is_array else jax.tree_util.tree_map(own, value)
 
     def _element(self, leaf):
         if isinstance(leaf, Tensor | Operation):
