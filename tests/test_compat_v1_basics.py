@@ -304,8 +304,8 @@ def test_run_prunes_to_what_fetches_need_and_keeps_variables_on_device():
 def test_variables_never_share_a_donated_buffer():
     v = tf.Variable([1.0, 2.0])
     w = tf.Variable([0.0, 0.0])
-    copy = tf.assign(w, v)  # jit hands v's unchanged buffer back as w's new value
-    bump = tf.assign_add(v, [1.0, 1.0])  # donates v's buffer
+    copy = tf.assign(w, v)  # w's new value is v's value, unchanged
+    bump = tf.assign_add(v, [1.0, 1.0])  # donates v's buffer: w must not be holding it
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(copy)

@@ -221,7 +221,7 @@ class Session:
             self.check_initialized(plan.read_vars)
         outs, writes = plan.compiled(*self.plan_args(plan, values))
         self._runs += 1
-        self._store(writes, plan)
+        self._values.update(writes)  # fresh buffers: jit copies outputs that equal inputs
         fetched = jax.device_get(outs)
         results = [None] * len(leaves)
         for slot, value, host_fn in zip(plan.tensor_slots, fetched, plan.host_fns, strict=True):
@@ -237,25 +237,6 @@ class Session:
         donated = {n: self._values[n] for n in plan.donated}
         kept = {n: self._values[n] for n in plan.kept}
         return donated, kept, list(feed_values), np.uint32(self._runs)
-
-    def _store(self, writes: dict, plan: _Plan) -> None:
-        """Keep a run's variable updates; an output that is one of the run's input arrays
-        (jit hands unchanged inputs back) is copied, so no two variables share a buffer
-        that a later run donates."""
-        inputs = set()
-        for name in plan.read_names:
-            value = self._values[name]
-            if isinstance(value, jax.Array):
-                inputs.add(id(value))
-            else:
-                inputs.update(map(id, jax.tree_util.tree_leaves(value)))
-
-        def own(a):
-            return a.copy() if id(a) in inputs else a
-
-        for name, value in writes.items():
-            is_array = isinstance(value, jax.Array)
-            self._values[name] = own(value) if is_array else jax.tree_util.tree_map(own, value)
 
     def _element(self, leaf):
         if isinstance(leaf, Tensor | Operation):
