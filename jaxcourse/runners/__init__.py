@@ -11,7 +11,7 @@ from pathlib import Path
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
 from jaxcourse.rundir import RunDir
-from jaxcourse.runners import supervised  # noqa: F401  (registers its experiment)
+from jaxcourse.runners import race, supervised  # noqa: F401  (register their experiments)
 
 
 def default_workdir(config_path: str | Path | None, config) -> Path:
