@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from tensorboard_server import served_graph
+from tb_server_probe import served_graph
 
 import jaxcourse.compat.v1 as tf
 
