@@ -314,3 +314,20 @@ def test_variables_never_share_a_donated_buffer():
         got_v, got_w = sess.run([v, w])
     np.testing.assert_array_equal(got_v, [3.0, 4.0])
     np.testing.assert_array_equal(got_w, [1.0, 2.0])
+
+
+def test_eval_and_run_use_the_default_session():
+    v = tf.Variable(3.0)
+    doubled = v * 2.0
+    with pytest.raises(ValueError, match="no default session"):
+        doubled.eval()
+    sess = tf.InteractiveSession()
+    try:
+        v.initializer.run()
+        assert doubled.eval() == 6.0
+        v.load(5.0)
+        assert doubled.eval() == 10.0
+    finally:
+        sess.close()
+    with pytest.raises(ValueError, match="no default session"):
+        doubled.eval()
