@@ -297,8 +297,10 @@ def build_graph(
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     max_children: int = MAX_CHILDREN,
+    input_ops: Sequence[str] | None = None,
 ) -> list[GraphNode]:
-    """The nodes of `closed`'s graph; inputs and outputs get the given names.
+    """The nodes of `closed`'s graph; inputs and outputs get the given names (and inputs
+    the given op types, default `Input`).
 
     Every scope ends up with at most `max_children` direct children, and a scope that holds
     a single node becomes that node (so a TF op `layer1/MatMul` is one node, not a group).
@@ -309,8 +311,10 @@ def build_graph(
     input_names += [f"inputs/arg{i}" for i in range(len(input_names), n_in)]
     builder = _Builder()
     env: dict = {}
-    for var, name in zip(jaxpr.invars, input_names, strict=False):
-        env[var] = builder.add(name.split("/")[:-1], name.split("/")[-1], "Input", [var.aval])
+    input_ops = list(input_ops or [])
+    input_ops += ["Input"] * (n_in - len(input_ops))
+    for var, name, op in zip(jaxpr.invars, input_names, input_ops, strict=False):
+        env[var] = builder.add(name.split("/")[:-1], name.split("/")[-1], op, [var.aval])
     for var, value in zip(jaxpr.constvars, closed.consts, strict=True):
         env[var] = builder.add(["constants"], "const", "Const", [var.aval], (), _const_attr(value))
     builder.emit(jaxpr, env, [])

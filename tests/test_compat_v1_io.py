@@ -65,8 +65,8 @@ def test_summaries_and_graph_load_in_tensorboard(tmp_path):
     assert "layer/weights" in events.Tags()["histograms"]
 
     served = served_graph(tmp_path / "logs")
-    assert served["input/x-input"] == "Input"
-    assert served["layer/W"] == "Input"
+    assert served["input/x-input"] == "Placeholder"
+    assert served["layer/W"] == "VariableV2"
     assert served["layer/MatMul"] == "dot_general"  # the TF op, as one node in its scope
     assert any(name.startswith("train/Adam/gradients/") for name in served)
     assert "updates/layer/W" in served

@@ -35,7 +35,8 @@ def _placeholder_aval(tensor: Tensor, symbolic: bool):
 
 
 def trace_graph(graph: Graph, fetches=None):
-    """(closed jaxpr, input names, output names) of the graph or the part `fetches` needs."""
+    """(closed jaxpr, input names, input op types, output names) of the graph, or of the part
+    that `fetches` need."""
     targets = _targets(graph, fetches)
     needed = execution_order(targets, set())
     order = execution_order(targets, set(), captures=False)
@@ -69,18 +70,20 @@ def trace_graph(graph: Graph, fetches=None):
         for path, _ in jax.tree_util.tree_flatten_with_path(template)[0]:
             suffix = jax.tree_util.keystr(tuple(path), simple=True, separator="/")
             input_names.append(variable.op.name + (f"/{suffix}" if suffix else ""))
+    input_ops = ["VariableV2"] * len(input_names) + ["Placeholder"] * len(placeholders)
     input_names += [t.op.name for t in placeholders] + ["run_counter"]
+    input_ops.append("Input")
     output_names = []
     for op, value in zip(sinks, out_shape[0], strict=True):
         output_names += [f"outputs/{op.name}"] * len(jax.tree_util.tree_leaves(value))
     for path, _ in jax.tree_util.tree_flatten_with_path(out_shape[1])[0]:
         output_names.append("updates/" + jax.tree_util.keystr(path, simple=True, separator="/"))
-    return closed, input_names, output_names
+    return closed, input_names, input_ops, output_names
 
 
 def nodes(graph: Graph, fetches=None) -> list[graph_export.GraphNode]:
-    closed, input_names, output_names = trace_graph(graph, fetches)
-    return graph_export.build_graph(closed, input_names, output_names)
+    closed, input_names, input_ops, output_names = trace_graph(graph, fetches)
+    return graph_export.build_graph(closed, input_names, output_names, input_ops=input_ops)
 
 
 def jaxpr_text(graph: Graph, fetches=None) -> str:
