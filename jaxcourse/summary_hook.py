@@ -15,14 +15,13 @@ writes, to `<run dir>/<logging.dir>`:
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any, Literal
 
 import jax
 import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from jaxcourse import projector, summary_images
+from jaxcourse import graph_export, projector, summary_images
 from jaxcourse.config import Section, to_dict
 from jaxcourse.hooks import HOOK_FACTORIES, Hook
 from jaxcourse.summaries import variable_summaries
@@ -277,18 +276,11 @@ class SummaryHook(Hook):
         )
 
     def _write_graph(self, loop) -> None:
-        try:
-            from jaxcourse import graph_export
-        except ImportError:
-            warnings.warn("logging.graph: jaxcourse.graph_export is not available", stacklevel=2)
-            return
+        """The train step traced on one real batch: module scopes as groups, shapes on edges."""
         tr = self.training
-        batch_x = tr.dataset.splits["train"]["x"][: tr.schedule.batch_size]
-        batch_y = tr.dataset.splits["train"]["y"][: tr.schedule.batch_size]
-        graph_def = graph_export.to_graph_def(
-            tr.train_step, loop.state, {"x": batch_x, "y": batch_y}
-        )
-        self.tensorboard.write_graph(graph_def)
+        split = tr.dataset.splits["train"]
+        batch = {key: value[: tr.schedule.batch_size] for key, value in split.items()}
+        self.tensorboard.write_graph(graph_export.to_graph_def(tr.train_step, loop.state, batch))
 
 
 def _labels(y: np.ndarray) -> np.ndarray:
