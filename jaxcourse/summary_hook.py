@@ -126,7 +126,7 @@ class SummaryHook(Hook):
         self.classification = spec.task == "classification"
         self.class_names = list(spec.class_names) or [str(i) for i in range(spec.num_outputs)]
         self.metric_tags: list[str] = []
-        self._scalar_step = -1
+        self._scalar_step = self._images_step = -1
         self._prev_step = 0
         self._rate_step, self._rate_time = 0, time.perf_counter()
         self._predict = None
@@ -144,7 +144,8 @@ class SummaryHook(Hook):
             x = self.training.dataset.splits["train"]["x"][: self.cfg.images.inputs]
             images = summary_images.as_image_batch(x)
             if images is not None:
-                self.writer.write_images(step, {"inputs": summary_images.grid(images)})
+                picture = summary_images.grid(images, scale=2 if images.shape[1] <= 64 else 1)
+                self.writer.write_images(step, {"inputs": picture})
         self._write_variables(loop, histograms=self.cfg.histograms_every > 0)
 
     def after_call(self, loop) -> None:
@@ -175,7 +176,8 @@ class SummaryHook(Hook):
             if self._scalar_step != step and getattr(loop, "last_metrics", None) is not None:
                 self._write_train_scalars(loop)
                 self._write_variables(loop, histograms=self.cfg.histograms_every > 0)
-            self._write_eval_images(loop)
+            if self._images_step != step:
+                self._write_eval_images(loop)
             if self.cfg.projector.enabled and self.tensorboard is not None:
                 self._write_projector(loop)
             if self.cfg.hparams:
@@ -250,6 +252,7 @@ class SummaryHook(Hook):
             out["misclassified"] = summary_images.captioned_grid(images, captions)
         if out:
             self.writer.write_images(loop.step, out)
+        self._images_step = loop.step
 
     def _write_projector(self, loop) -> None:
         pcfg = self.cfg.projector

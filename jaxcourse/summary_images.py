@@ -28,8 +28,9 @@ def as_image_batch(x: np.ndarray) -> np.ndarray | None:
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
 
-def grid(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarray:
-    """(N, H, W, C) images in [0, 1] tiled row-major into one uint8 (H', W', C) picture."""
+def grid(images: np.ndarray, cols: int | None = None, pad: int = 1, scale: int = 1) -> np.ndarray:
+    """(N, H, W, C) images in [0, 1] tiled row-major into one uint8 (H', W', C) picture,
+    enlarged `scale` times (nearest neighbour)."""
     n, h, w, c = images.shape
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
@@ -38,7 +39,8 @@ def grid(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarra
         r, k = divmod(i, cols)
         y, x = pad + r * (h + pad), pad + k * (w + pad)
         out[y : y + h, x : x + w] = img
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return out.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else out
 
 
 def captioned_grid(
