@@ -186,7 +186,9 @@ def find_raw(name: str, cfg: MnistConfig) -> tuple[dict, str]:
             tried.append(f"data.dir {found}")
         else:
             tried.append("data.dir: not set")
-    if want("debian") and name in DEBIAN_DIRS:
+    if want("debian") and name not in DEBIAN_DIRS:
+        tried.append(f"Debian package: has only {', '.join(DEBIAN_DIRS)}")
+    elif want("debian"):
         found = _from_dir(Path(DEBIAN_DIRS[name]), splits)
         if isinstance(found, dict):
             return found, f"debian:{DEBIAN_DIRS[name]}"
