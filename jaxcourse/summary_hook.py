@@ -21,7 +21,7 @@ import jax
 import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from jaxcourse import graph_export, projector, summary_images
+from jaxcourse import graph_export, metrics, projector, summary_images
 from jaxcourse.config import Section, to_dict
 from jaxcourse.hooks import HOOK_FACTORIES, Hook
 from jaxcourse.summaries import variable_summaries
@@ -238,7 +238,7 @@ class SummaryHook(Hook):
         predicted = self._predictions(loop.state.params, x)
         out = {}
         if icfg.confusion_matrix:
-            counts = summary_images.confusion_matrix(labels, predicted, len(self.class_names))
+            counts = metrics.confusion_matrix(labels, predicted, len(self.class_names))
             accuracy = float(np.mean(predicted == labels))
             title = f"step {loop.step}: accuracy {accuracy:.4f} on {len(labels)} examples"
             out["confusion_matrix"] = summary_images.confusion_matrix_image(

@@ -67,13 +67,6 @@ def captioned_grid(
     return np.asarray(canvas)
 
 
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """counts[i, j] = number of examples of true class i predicted as class j."""
-    labels, predicted = np.asarray(labels, np.int64), np.asarray(predicted, np.int64)
-    flat = labels * num_classes + predicted
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
 def confusion_matrix_image(
     counts: np.ndarray, class_names: list[str], title: str = ""
 ) -> np.ndarray:
