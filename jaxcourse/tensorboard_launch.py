@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from jaxcourse.errors import JaxcourseError
 
@@ -47,8 +48,8 @@ def command(logdir: str | Path, host: str = "127.0.0.1", port: int = 6006) -> li
     ]
 
 
-def launch(run_dir: str | Path, host: str, port: int) -> int:
-    """Run TensorBoard in the foreground until it exits (Ctrl-C stops it)."""
+def launch(run_dir: str | Path, host: str, port: int) -> NoReturn:
+    """Replace this process by TensorBoard serving `run_dir` (Ctrl-C stops it)."""
     logdir = check_logdir(run_dir)
     try:
         import tensorboard  # noqa: F401
@@ -56,5 +57,7 @@ def launch(run_dir: str | Path, host: str, port: int) -> int:
         raise TensorBoardError(
             "the tensorboard package is not installed: pip install 'jaxcourse[tensorboard]'"
         ) from None
-    print(f"TensorBoard on {logdir}: http://{host}:{port}/", file=sys.stderr)
-    return subprocess.call(command(logdir, host, port))
+    print(f"TensorBoard on {logdir}: http://{host}:{port}/", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    argv = command(logdir, host, port)
+    os.execv(argv[0], argv)

@@ -8,9 +8,11 @@ images, the train step's graph with module scopes, the projector's config, the h
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -24,10 +26,10 @@ import synthetic_images
 from jaxcourse import config as config_lib
 from jaxcourse.rundir import read_metrics
 from jaxcourse.runners import run_experiment
-from jaxcourse.tensorboard_launch import check_logdir, command
 
 pytest.importorskip("tensorboard", reason="the tensorboard package serves the dashboards")
 
+REPO = Path(__file__).resolve().parents[1]
 RUN = "tensorboard"  # the run's name as TensorBoard sees it: <run dir>/tensorboard
 PLUGINS = ("scalars", "histograms", "images", "graphs", "projector", "hparams")
 STARTUP_S = 90
@@ -40,13 +42,15 @@ def _free_port() -> int:
 
 
 class Server:
-    """A tensorboard process on 127.0.0.1:`port`, started with `jaxcourse tensorboard`'s argv."""
+    """`jaxcourse tensorboard RUN_DIR --port P` (which becomes the tensorboard process)."""
 
     def __init__(self, run_dir: Path):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            command(check_logdir(run_dir), "127.0.0.1", self.port),
+            [sys.executable, "-m", "jaxcourse", "tensorboard", str(run_dir)]
+            + ["--host", "127.0.0.1", "--port", str(self.port)],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
