@@ -328,6 +328,17 @@ def test_training_writes_summaries_at_the_configured_steps(tmp_path):
     assert "train/loss" in records[-1]["metrics"]
 
 
+def test_jsonl_only_writes_summaries_and_pngs_but_no_event_files(tmp_path):
+    raw = synthetic_images.config(tensorboard=False, jsonl=True)
+    raw["train"]["steps"] = 40
+    run_experiment(config_lib.load(raw=raw), tmp_path)
+    assert not (tmp_path / "tensorboard").exists()
+    records = [json.loads(line) for line in (tmp_path / "summaries.jsonl").open()]
+    images = {tag: path for r in records for tag, path in r.get("images", {}).items()}
+    assert {"inputs", "confusion_matrix"} <= set(images)
+    assert all((tmp_path / path).is_file() for path in images.values())
+
+
 def test_logging_off_writes_no_event_files(tmp_path):
     raw = synthetic_images.config()
     raw["logging"] = {"tensorboard": False}
@@ -342,3 +353,36 @@ def test_tensorboard_cli_explains_a_run_without_event_files(tmp_path, cli):
     assert "no TensorBoard event files" in result.stderr and "logging.tensorboard" in result.stderr
     result = cli("tensorboard", str(tmp_path / "missing"))
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_tensorboard_mnist_config_on_real_mnist(tmp_path):
+    from pathlib import Path
+
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    repo = Path(__file__).resolve().parents[1]
+    mnist = repo.parent / "shared" / "data" / "mnist"
+    if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the MNIST test set is not at {mnist}")
+    overrides = [
+        f"data.dir={mnist}",
+        "train.steps=60",
+        "train.eval_every=null",
+        "train.progress=off",
+        "logging.every=30",
+        "logging.projector.samples=300",
+        "plots=false",
+    ]
+    config = config_lib.load(repo / "configs" / "tensorboard_mnist.yaml", overrides)
+    run_experiment(config, tmp_path)
+    logdir = tmp_path / "tensorboard"
+    projector_config = text_format.Parse(
+        (logdir / projector.CONFIG_FILE).read_text(), ProjectorConfig()
+    )
+    shapes = {e.tensor_name: list(e.tensor_shape) for e in projector_config.embeddings}
+    assert shapes == {"hidden": [300, 500], "pixels": [300, 784]}
+    assert list(projector_config.embeddings[0].sprite.single_image_dim) == [28, 28]
+    acc = read_events(logdir)
+    assert [e.step for e in acc.Scalars("hidden1/kernel/summaries/stddev")] == [0, 30, 60]
+    assert acc.Scalars("train/accuracy")[-1].value > 0.5  # 60 Adam steps on real digits
