@@ -58,6 +58,7 @@ class ProjectorConfig(Section):
     samples: PositiveInt = Field(1000, description="How many examples of the split to embed.")
     sources: list[Literal["hidden", "pixels"]] = Field(
         ["hidden", "pixels"],
+        min_length=1,
         description="Embeddings to write: hidden = the model's last hidden layer (the input "
         "of its last parameterised layer), pixels = the raw inputs, flattened.",
     )
@@ -126,7 +127,7 @@ class SummaryHook(Hook):
         self.classification = spec.task == "classification"
         self.class_names = list(spec.class_names) or [str(i) for i in range(spec.num_outputs)]
         self.metric_tags: list[str] = []
-        self._scalar_step = self._images_step = -1
+        self._scalar_step = self._histogram_step = self._images_step = -1
         self._prev_step = 0
         self._rate_step, self._rate_time = 0, time.perf_counter()
         self._predict = None
@@ -134,7 +135,7 @@ class SummaryHook(Hook):
     # ------------------------------------------------------------------ hook methods
 
     def on_start(self, loop) -> None:
-        step = int(loop.step)
+        step = int(loop.state.step)
         self._prev_step = self._rate_step = step
         self._rate_time = time.perf_counter()
         self.writer.write_texts(step, {"config": _as_markdown(self.config)})
@@ -146,16 +147,20 @@ class SummaryHook(Hook):
             if images is not None:
                 picture = summary_images.grid(images, scale=2 if images.shape[1] <= 64 else 1)
                 self.writer.write_images(step, {"inputs": picture})
-        self._write_variables(loop, histograms=self.cfg.histograms_every > 0)
+        self._write_variables(loop, step, histograms=self.cfg.histograms_every > 0)
 
     def after_call(self, loop) -> None:
         step, prev = loop.step, self._prev_step
         crossed = lambda every: bool(every) and step // every > prev // every
         if crossed(self.cfg.every):
             self._write_train_scalars(loop)
-            self._write_variables(loop, histograms=crossed(self.cfg.histograms_every))
-        elif crossed(self.cfg.histograms_every):
-            self._write_variables(loop, histograms=True)
+        if crossed(self.cfg.every) or crossed(self.cfg.histograms_every):
+            self._write_variables(
+                loop,
+                step,
+                histograms=crossed(self.cfg.histograms_every),
+                scalars=crossed(self.cfg.every),
+            )
         if crossed(self.cfg.images.every):
             self._write_eval_images(loop)
         self._prev_step = step
@@ -173,9 +178,12 @@ class SummaryHook(Hook):
     def on_end(self, loop, summary: dict) -> None:
         try:
             step = int(loop.step)
-            if self._scalar_step != step and getattr(loop, "last_metrics", None) is not None:
+            scalars = self._scalar_step != step and loop.last_metrics is not None
+            if scalars:
                 self._write_train_scalars(loop)
-                self._write_variables(loop, histograms=self.cfg.histograms_every > 0)
+            histograms = self.cfg.histograms_every > 0 and self._histogram_step != step
+            if scalars or histograms:
+                self._write_variables(loop, step, histograms, scalars)
             if self._images_step != step:
                 self._write_eval_images(loop)
             if self.cfg.projector.enabled and self.tensorboard is not None:
@@ -205,15 +213,18 @@ class SummaryHook(Hook):
         self.writer.write_scalars(loop.step, scalars)
         self._scalar_step = loop.step
 
-    def _write_variables(self, loop, histograms: bool) -> None:
-        if not (self.cfg.variable_summaries or histograms):
+    def _write_variables(self, loop, step: int, histograms: bool, scalars: bool = True) -> None:
+        """Variable summaries (when on and `scalars`) and histograms (when `histograms`)."""
+        scalars = scalars and self.cfg.variable_summaries
+        if not (scalars or histograms):
             return
         bins = self.cfg.histogram_bins if histograms else 0
-        scalars, hists = variable_summaries(loop.state.params, bins)
-        if self.cfg.variable_summaries:
-            self.writer.write_scalars(loop.step, scalars)
+        stats, hists = variable_summaries(loop.state.params, bins)
+        if scalars:
+            self.writer.write_scalars(step, stats)
         if hists:
-            self.writer.write_histograms(loop.step, hists)
+            self.writer.write_histograms(step, hists)
+            self._histogram_step = step
 
     def _eval_split(self, name: str) -> dict[str, np.ndarray]:
         splits = self.training.dataset.splits
