@@ -5,7 +5,8 @@ The jaxpr *is* the graph: every equation becomes a node named after its name sco
 dashboard shows scopes as collapsible groups and tensor shapes on the edges. Calls that
 JAX keeps as sub-jaxprs (`jit`, `custom_jvp`, `custom_vjp`, `remat`) are inlined under a scope
 of their name; control flow (`scan`, `while`, `cond`) stays one node whose bodies are drawn in a
-group beside it. Equations of the backward pass (`transpose`) go under `gradients/`, as in TF.
+group beside it. Equations of the backward pass (`transpose`) go under a `gradients` scope,
+as in TF.
 
 Public API (any function JAX can trace, e.g. a toolkit `train_step(state, batch)`):
 
@@ -32,14 +33,6 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 from jax.extend import core as jcore
-from tensorboardX.proto import (
-    attr_value_pb2,
-    graph_pb2,
-    node_def_pb2,
-    tensor_shape_pb2,
-    types_pb2,
-    versions_pb2,
-)
 
 MAX_CHILDREN = 200
 """Most direct children of one scope; larger scopes are split into `part_N` groups."""
@@ -69,7 +62,7 @@ def jaxpr_text(fn: Callable, *args, **kwargs) -> str:
     return str(trace(fn, *args, **kwargs))
 
 
-def to_graph_def(fn: Callable, *args, **kwargs) -> graph_pb2.GraphDef:
+def to_graph_def(fn: Callable, *args, **kwargs):
     """A TensorBoard GraphDef of `fn(*args, **kwargs)`: scopes as groups, shapes on edges."""
     return graph_def_from_nodes(nodes_of(fn, *args, **kwargs))
 
@@ -84,14 +77,14 @@ def to_svg(fn: Callable, *args, **kwargs) -> str:
     return render_svg(to_dot(fn, *args, **kwargs))
 
 
-def write_tensorboard_graph(logdir, fn: Callable, *args, **kwargs) -> graph_pb2.GraphDef:
+def write_tensorboard_graph(logdir, fn: Callable, *args, **kwargs):
     """Write the GraphDef of `fn(*args, **kwargs)` to an event file in `logdir`; return it."""
     graph_def = to_graph_def(fn, *args, **kwargs)
     write_graph_def(logdir, graph_def)
     return graph_def
 
 
-def write_graph_def(logdir, graph_def: graph_pb2.GraphDef) -> None:
+def write_graph_def(logdir, graph_def) -> None:
     """Append `graph_def` to a new event file in `logdir` (TensorBoard's Graphs dashboard)."""
     from tensorboardX.writer import FileWriter
 
@@ -167,14 +160,15 @@ def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> list[str]:
 
 
 def _scope_of(name_stack) -> list[str]:
-    """Scope parts of an equation's name stack; backward-pass equations go under gradients/."""
-    parts, backward = [], False
+    """Scope parts of an equation's name stack; a backward pass (transpose) adds `gradients`."""
+    parts: list[str] = []
     for item in getattr(name_stack, "stack", ()):
         if type(item).__name__ == "Transform":
-            backward |= item.name == "transpose"
+            if item.name == "transpose" and "gradients" not in parts:
+                parts.append("gradients")
         else:
             parts += [_clean(p) for p in str(item.name).split("/") if p]
-    return (["gradients"] if backward else []) + parts
+    return parts
 
 
 def _aval_shape(aval) -> tuple[tuple[int | None, ...], str]:
@@ -410,6 +404,8 @@ def _chunk_prefixes(n: int, limit: int) -> list[str]:
 
 
 def _dtype_enum(dtype: str) -> int:
+    from tensorboardX.proto import types_pb2
+
     table = {
         "float32": "DT_FLOAT",
         "float64": "DT_DOUBLE",
@@ -427,14 +423,19 @@ def _dtype_enum(dtype: str) -> int:
     return types_pb2.DataType.Value(table.get(dtype, "DT_INVALID"))
 
 
-def _shape_proto(shape) -> tensor_shape_pb2.TensorShapeProto:
+def _shape_proto(shape):
+    from tensorboardX.proto import tensor_shape_pb2
+
     return tensor_shape_pb2.TensorShapeProto(
         dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=-1 if d is None else d) for d in shape]
     )
 
 
-def graph_def_from_nodes(nodes: Sequence[GraphNode]) -> graph_pb2.GraphDef:
+def graph_def_from_nodes(nodes: Sequence[GraphNode]):
     """A GraphDef whose nodes carry `_output_shapes` (edge labels) and their dtype."""
+    # tensorboardX is imported here, not at the top: it imports torch when that is installed
+    from tensorboardX.proto import attr_value_pb2, graph_pb2, node_def_pb2, versions_pb2
+
     graph_def = graph_pb2.GraphDef(versions=versions_pb2.VersionDef(producer=22))
     for node in nodes:
         attr = {
