@@ -130,7 +130,7 @@ class SummaryHook(Hook):
         self._scalar_step = self._histogram_step = self._images_step = -1
         self._prev_step = 0
         self._rate_step, self._rate_time = 0, time.perf_counter()
-        self._predict = None
+        self._predict = self._schedule = None
 
     # ------------------------------------------------------------------ hook methods
 
@@ -203,15 +203,28 @@ class SummaryHook(Hook):
         metrics = jax.device_get(loop.last_metrics)
         now = time.perf_counter()
         scalars = {f"train/{k}": float(np.asarray(v).reshape(-1)[-1]) for k, v in metrics.items()}
-        lr = getattr(self.config.optimizer, "learning_rate", None)
+        lr = self._learning_rate(loop.step - 1)
         if lr is not None:
-            scalars["train/learning_rate"] = float(lr)
+            scalars["train/learning_rate"] = lr
         if loop.step > self._rate_step:
             scalars["train/steps_per_s"] = (loop.step - self._rate_step) / (now - self._rate_time)
         self._rate_step, self._rate_time = loop.step, now
         self._note_tags({k: v for k, v in scalars.items() if k != "train/steps_per_s"})
         self.writer.write_scalars(loop.step, scalars)
         self._scalar_step = loop.step
+
+    def _learning_rate(self, step: int) -> float | None:
+        """The (scheduled) learning rate of update number `step` (0 = the first update)."""
+        opt = self.config.optimizer
+        rate = getattr(opt, "learning_rate", None)
+        schedule = getattr(opt, "schedule", None)
+        if rate is None or schedule is None:
+            return None if rate is None else float(rate)
+        if self._schedule is None:
+            from jaxcourse.optim import schedules
+
+            self._schedule = schedules.build(schedule, rate)
+        return float(self._schedule(step))
 
     def _write_variables(self, loop, step: int, histograms: bool, scalars: bool = True) -> None:
         """Variable summaries (when on and `scalars`) and histograms (when `histograms`)."""

@@ -298,6 +298,11 @@ def test_training_writes_summaries_at_the_configured_steps(tmp_path):
     raw = synthetic_images.config(
         jsonl=True, projector={"samples": 50}, images={"every": 60}, histograms_every=50
     )
+    raw["optimizer"]["schedule"] = {
+        "name": "exponential_decay",
+        "decay_steps": 100,
+        "decay_rate": 0.5,
+    }
     run_experiment(config_lib.load(raw=raw), tmp_path)
     acc = read_events(tmp_path / "tensorboard")
     rows = {r["step"]: r for r in read_metrics(tmp_path)}
@@ -308,7 +313,8 @@ def test_training_writes_summaries_at_the_configured_steps(tmp_path):
     test_acc = acc.Scalars("test/accuracy")
     assert [e.step for e in test_acc] == [120]
     assert test_acc[0].value == pytest.approx(rows[120]["test_accuracy"], rel=1e-6)
-    assert [e.value for e in acc.Scalars("train/learning_rate")] == [pytest.approx(0.3)] * 6
+    for e in acc.Scalars("train/learning_rate"):  # exponential decay of the step's update
+        assert e.value == pytest.approx(0.3 * 0.5 ** ((e.step - 1) / 100), rel=1e-6)
     assert all(e.value > 0 for e in acc.Scalars("train/steps_per_s"))
     means = acc.Scalars("hidden1/kernel/summaries/mean")
     assert [e.step for e in means] == [0, 20, 40, 60, 80, 100, 120]
