@@ -30,7 +30,8 @@ from jaxcourse.runners import run_experiment
 pytest.importorskip("tensorboard", reason="the tensorboard package serves the dashboards")
 
 REPO = Path(__file__).resolve().parents[1]
-RUN = "tensorboard"  # the run's name as TensorBoard sees it: <run dir>/tensorboard
+RUN = "fast/tensorboard"  # TensorBoard's name of the run in <runs>/fast (lr 0.3)
+OTHER = "slow/tensorboard"  # the run in <runs>/slow (lr 0.1)
 PLUGINS = ("scalars", "histograms", "images", "graphs", "projector", "hparams")
 STARTUP_S = 90
 
@@ -96,16 +97,24 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("runs") / "blobs"
-    raw = synthetic_images.config(projector={"samples": 100})
-    run_experiment(config_lib.load(raw=raw), path)
+def runs(tmp_path_factory) -> Path:
+    """Two runs that differ in learning rate, side by side (as under runs/)."""
+    path = tmp_path_factory.mktemp("runs")
+    for name, lr in (("fast", 0.3), ("slow", 0.1)):
+        raw = synthetic_images.config(projector={"samples": 100})
+        raw["optimizer"]["learning_rate"] = lr
+        run_experiment(config_lib.load(raw=raw), path / name)
     return path
 
 
 @pytest.fixture(scope="module")
-def server(run_dir):
-    server = Server(run_dir)
+def run_dir(runs) -> Path:
+    return runs / "fast"
+
+
+@pytest.fixture(scope="module")
+def server(runs):
+    server = Server(runs)
     try:
         server.listing = server.wait_for_plugins(PLUGINS)
         yield server
@@ -116,7 +125,7 @@ def server(run_dir):
 def test_all_dashboards_are_active(server):
     enabled = {name for name, info in server.listing.items() if info.get("enabled")}
     assert set(PLUGINS) <= enabled, f"inactive: {set(PLUGINS) - enabled}"
-    assert server.json("/data/runs") == [RUN]
+    assert server.json("/data/runs") == [RUN, OTHER]
 
 
 def test_scalar_series_have_the_logged_values(server, run_dir):
@@ -175,7 +184,7 @@ def test_projector_lists_the_embeddings_with_metadata_and_sprite(server):
     assert sprite[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_hparams_has_the_config_and_final_metrics(server, run_dir):
+def test_hparams_compares_the_runs_config_and_final_metrics(server, runs):
     experiment = server.json("/data/plugin/hparams/experiment", {"experimentName": ""})
     hparams = {h["name"] for h in experiment["hparamInfos"]}
     assert {"optimizer.learning_rate", "model.hidden", "train.batch_size"} <= hparams
@@ -191,11 +200,13 @@ def test_hparams_has_the_config_and_final_metrics(server, run_dir):
             "sliceSize": 10,
         },
     )
-    (group,) = groups["sessionGroups"]
-    assert group["hparams"]["optimizer.learning_rate"] == 0.3
-    final = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
-    rows = read_metrics(run_dir)
-    assert final["test/accuracy"] == pytest.approx(rows[-1]["test_accuracy"], rel=1e-6)
+    by_lr = {g["hparams"]["optimizer.learning_rate"]: g for g in groups["sessionGroups"]}
+    assert set(by_lr) == {0.3, 0.1}
+    for lr, name in ((0.3, "fast"), (0.1, "slow")):
+        final = {m["name"]["tag"]: m["value"] for m in by_lr[lr]["metricValues"]}
+        rows = read_metrics(runs / name)
+        assert final["test/accuracy"] == pytest.approx(rows[-1]["test_accuracy"], rel=1e-6)
+        assert final["train/loss"] == pytest.approx(rows[-1]["loss"], rel=1e-6)
 
 
 def _browser():
