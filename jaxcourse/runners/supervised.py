@@ -19,6 +19,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import data as data_lib
 from jaxcourse import losses, metrics, models, optim, plots, train
+from jaxcourse import parallel as parallel_lib
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryName, RegistryRef, Section
 from jaxcourse.data.batching import BatchSchedule
 from jaxcourse.errors import ConfigError, NonFiniteLossError
@@ -84,6 +85,10 @@ class SupervisedConfig(ExperimentConfig):
     )
     train: TrainConfig = Field(description="Length, batching, logging and evaluation.")
     plots: bool = Field(True, description="Write PNG plots (loss curve, fitted curve) at the end.")
+    parallel: parallel_lib.ParallelConfig = Field(
+        default_factory=parallel_lib.ParallelConfig,
+        description="Devices and hosts the run spreads over (see docs/multi_device.md).",
+    )
 
 
 @dataclass
@@ -99,8 +104,11 @@ class Training:
     schedule: BatchSchedule
 
 
-def build(config: SupervisedConfig) -> Training:
-    """Dataset, model, optimizer, initial state and pure steps for `config`."""
+def build(config: SupervisedConfig, axis_name: str | None = None) -> Training:
+    """Dataset, model, optimizer, initial state and pure steps for `config`.
+
+    `axis_name`: the train step runs inside `pmap` and averages over that axis.
+    """
     dataset = data_lib.load(config.data, config.seed)
     if "train" not in dataset.splits:
         raise ConfigError(
@@ -123,7 +131,7 @@ def build(config: SupervisedConfig) -> Training:
         model=model,
         tx=tx,
         state=state,
-        train_step=train.make_train_step(model.apply, loss_fn, tx, metrics_fn),
+        train_step=train.make_train_step(model.apply, loss_fn, tx, metrics_fn, axis_name),
         eval_step=train.make_eval_step(model.apply, loss_fn, metrics_fn),
         schedule=schedule,
     )
@@ -150,6 +158,13 @@ class Placement:
 
     def put_data(self, arrays: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         return jax.device_put(arrays)
+
+    def put_state(self, state: train.TrainState) -> train.TrainState:
+        return state
+
+    def indexed_step(self, train_step, steps_per_call: int, unroll):
+        """The pure `step(state, data, idx)` doing `steps_per_call` fused steps."""
+        return train.make_indexed_step(train_step, steps_per_call, unroll)
 
     def compile(self, fn, state, data, idx):
         return jax.jit(fn, donate_argnums=0).lower(state, data, idx).compile()
@@ -179,7 +194,7 @@ class TrainLoop:
         """The compiled call doing k fused steps (compiled once per k)."""
         if k not in self._compiled:
             tr = self.training
-            fn = train.make_indexed_step(tr.train_step, k, self.cfg.unroll)
+            fn = self.placement.indexed_step(tr.train_step, k, self.cfg.unroll)
             self._compiled[k] = self.placement.compile(fn, self.state, data, self._indices(0, k))
         return self._compiled[k]
 
@@ -196,6 +211,7 @@ class TrainLoop:
         eval_splits = [s for s in cfg.eval_splits if s in tr.dataset.splits]
         for hook in self.hooks:
             hook.on_start(self)
+        self.state = self.placement.put_state(self.state)
         self.step = int(self.state.step)
         k = min(cfg.steps_per_call, self.total)
         t_compile = time.perf_counter()
@@ -296,7 +312,9 @@ class TrainLoop:
 
 def run(config: SupervisedConfig, rundir: RunDir) -> dict:
     """Train, evaluate and write metrics, plots and the summary; returns the summary."""
-    return TrainLoop(config, rundir, build(config)).run()
+    plan = parallel_lib.make_plan(config.parallel)
+    training, placement = plan.place(build(config, plan.axis_name), config.train)
+    return TrainLoop(config, rundir, training, placement).run()
 
 
 def _drain(pending: list) -> tuple[dict, tuple[int, float] | None]:
