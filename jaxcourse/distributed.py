@@ -81,7 +81,9 @@ def _env_int(environ: Mapping[str, str], name: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ConfigError(f"environment variable {name}: expected an integer, got {text!r}") from None
+        raise ConfigError(
+            f"environment variable {name}: expected an integer, got {text!r}"
+        ) from None
 
 
 def _detected_cluster(environ: Mapping[str, str]) -> tuple[str, int] | None:

@@ -276,9 +276,7 @@ class PmapPlacement:
         """`step(state, data, idx)` over the whole batch: split it, pmap, take one replica."""
         n = len(self.devices)
         per_device = train.make_indexed_step(train_step, steps_per_call, unroll)
-        mapped = jax.pmap(
-            per_device, axis_name=AXIS, in_axes=(0, None, 0), devices=self.devices
-        )
+        mapped = jax.pmap(per_device, axis_name=AXIS, in_axes=(0, None, 0), devices=self.devices)
 
         def step(state, data, idx):
             # idx: (batch,) or (k, batch) -> (n, [k,] batch / n): device d gets slice d
