@@ -104,10 +104,15 @@ class Training:
     schedule: BatchSchedule
 
 
-def build(config: SupervisedConfig, axis_name: str | None = None) -> Training:
+def build(
+    config: SupervisedConfig,
+    axis_name: str | None = None,
+    tx: optax.GradientTransformation | None = None,
+) -> Training:
     """Dataset, model, optimizer, initial state and pure steps for `config`.
 
     `axis_name`: the train step runs inside `pmap` and averages over that axis.
+    `tx`: use this optimizer instead of the one `config.optimizer` describes.
     """
     dataset = data_lib.load(config.data, config.seed)
     if "train" not in dataset.splits:
@@ -115,7 +120,7 @@ def build(config: SupervisedConfig, axis_name: str | None = None) -> Training:
             f"config key 'data.name': dataset '{config.data.name}' has no train split"
         )
     model = models.build(config.model, dataset.spec)
-    tx = optim.build(config.optimizer)
+    tx = optim.build(config.optimizer) if tx is None else tx
     loss_fn = losses.LOSSES.get(config.loss)
     metrics_fn = metrics.for_task(dataset.spec.task)
     sample_x = dataset.splits["train"]["x"][:1]
