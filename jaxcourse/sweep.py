@@ -47,6 +47,19 @@ def split_values(text: str) -> list[str]:
     return parts
 
 
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _parse_value(text: str):
+    """A value as YAML reads it, except that `1e-3` is a number (YAML 1.1 wants `1.0e-3`)."""
+    if _NUMBER.fullmatch(text.strip()):
+        return float(text) if not text.strip().lstrip("+-").isdigit() else int(text)
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
 def parse_grid(items: list[str]) -> dict[str, list]:
     """`['a.b=1,2', 'c=x']` -> {'a.b': [1, 2], 'c': ['x']} (values parsed as YAML)."""
     grid, problems = {}, []
@@ -59,12 +72,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
         if key in grid:
             problems.append(f"sweep key '{key}' is given twice")
             continue
-        values = []
-        for part in split_values(text):
-            try:
-                values.append(yaml.safe_load(part) if part.strip() else "")
-            except yaml.YAMLError:
-                values.append(part)
+        values = [_parse_value(part) for part in split_values(text)]
         if len(set(map(repr, values))) != len(values):
             problems.append(f"sweep key '{key}' lists a value twice: {text}")
         grid[key] = values
