@@ -72,7 +72,7 @@ def make_train_step(
             grads, loss = jax.lax.pmean((grads, loss), axis_name)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
         if metrics_fn is not None:
             metrics.update(metrics_fn(outputs, batch["y"]))
         if axis_name is not None:
