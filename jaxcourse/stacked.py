@@ -10,10 +10,10 @@ same rows a separate run would write.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -44,7 +44,9 @@ def injectable(cfg: optim.OptimizerConfig, names: list[str]) -> optax.GradientTr
     return optax.inject_hyperparams(factory)(**{n: getattr(cfg, n) for n in names})
 
 
+@jax.jit
 def stack(trees: list) -> Any:
+    """Pytrees of the same structure, stacked leaf by leaf on a new leading axis."""
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
 
 
@@ -55,7 +57,7 @@ def _same_arrays(a: dict, b: dict) -> bool:
     )
 
 
-@dataclass
+@dataclasses.dataclass
 class Stack:
     """The variants' trainings, and whether their datasets are one shared dataset."""
 
@@ -72,7 +74,15 @@ class Stack:
 def prepare(configs: list[SupervisedConfig]) -> Stack:
     """Build every variant with the injectable optimizer; check that they can be stacked."""
     names = varying_options(configs)
-    trainings = [build(c, tx=injectable(c.optimizer, names)) for c in configs]
+    by_seed: dict[int, Training] = {}  # variants that differ only in the optimizer's options
+    trainings = []
+    for config in configs:
+        tx = injectable(config.optimizer, names)
+        if config.seed not in by_seed:
+            by_seed[config.seed] = build(config, tx=tx)
+        same_seed = by_seed[config.seed]
+        state = same_seed.state.replace(opt_state=tx.init(same_seed.state.params))
+        trainings.append(dataclasses.replace(same_seed, tx=tx, state=state))
     first = trainings[0].dataset.splits
     shared = all(_same_arrays(first, t.dataset.splits) for t in trainings[1:])
     if not shared and any(t.dataset.spec != trainings[0].dataset.spec for t in trainings):
@@ -126,7 +136,7 @@ def train_stacked(stacked: Stack, rundirs: list[RunDir]) -> tuple[list[dict], An
     while step < total:
         n = k if total - step >= k else 1
         state, m = program(n)(state, data, indices(step, n))
-        pending.append((step, m if n > 1 else jax.tree_util.tree_map(lambda a: a[:, None], m)))
+        pending.append((step, m))
         step += n
         if t_first is None:
             jax.block_until_ready(state)
@@ -134,7 +144,10 @@ def train_stacked(stacked: Stack, rundirs: list[RunDir]) -> tuple[list[dict], An
         evaluate_now = _crossed(cfg.eval_every, step, n) or step == total
         if not (_crossed(cfg.log_every, step, n) or evaluate_now):
             continue
-        fetched = jax.device_get([mm for _, mm in pending])
+        fetched = [  # per call: {metric: (variants, steps of the call)}
+            {key: np.asarray(a).reshape(len(configs), -1) for key, a in mm.items()}
+            for mm in jax.device_get([mm for _, mm in pending])
+        ]
         evals = {}
         if evaluate_now:
             for split_name in eval_splits:
