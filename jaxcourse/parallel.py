@@ -11,9 +11,9 @@ order of floating-point sums). Two ways to get there:
   `lax.pmean` over the device axis.
 
 Placements implement the interface of `runners.supervised.Placement` (put_data, put_state,
-indexed_step, compile). With several processes each holds its own shard of the training split
-(`localize`), which lives on its devices; the mesh is hosts × devices, so the gather of a
-batch never crosses hosts.
+indexed_step, compile). With several processes each trains on its own rows of the training
+split (`process_rows`, `localize`), which live on its devices; the mesh is hosts × devices, so
+the gather of a batch never crosses hosts.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class Plan:
         check_batch(train_cfg.batch_size, training.dataset.size("train"), self)
         if self.mode == "single":
             return training, None
-        training = localize(training, jax.process_index(), self.num_processes)
+        training = localize(training, self.num_processes)
         if self.mode == "pmap":
             return training, PmapPlacement(self.grid[0])
         return training, ShardedPlacement(self.grid, self.fsdp, self.fsdp_min_size)
@@ -153,24 +153,26 @@ def check_batch(batch_size: int | None, num_examples: int, plan: Plan) -> None:
         )
 
 
-def localize(training, process: int, num_processes: int):
-    """`training` with only this process's shard of the train split and a matching schedule.
+def process_rows(num_examples: int, process: int, num_processes: int) -> np.ndarray:
+    """The training rows process p of P trains on: p, p+P, p+2P, ... (as many on each)."""
+    per_process = num_examples // num_processes
+    return np.arange(process, per_process * num_processes, num_processes)
 
-    Process p keeps rows p, p+P, p+2P, ... (equally many on every process) and trains on
-    batches of batch_size / P of them; together the processes make up each global batch.
+
+def localize(training, num_processes: int):
+    """`training` whose schedule draws this process's share of each global batch.
+
+    With P processes, each trains on batch_size / P examples per step from its own rows
+    (`process_rows`); together they make up the global batch. The dataset itself stays
+    whole (evaluation sees every example); `ShardedPlacement.put_data` keeps only the rows.
     """
     if num_processes == 1:
         return training
-    split = training.dataset.splits["train"]
-    per_process = len(split["x"]) // num_processes
-    shard = {k: v[process::num_processes][:per_process] for k, v in split.items()}
-    dataset = dataclasses.replace(
-        training.dataset, splits={**training.dataset.splits, "train": shard}
-    )
     old = training.schedule
+    per_process = old.num_examples // num_processes
     batch = None if old.full_batch else old.batch_size // num_processes
     schedule = BatchSchedule(per_process, batch, old.seed, old.shuffle)
-    return dataclasses.replace(training, dataset=dataset, schedule=schedule)
+    return dataclasses.replace(training, schedule=schedule)
 
 
 def _leaf_spec(shape: tuple[int, ...], n: int, min_size: int) -> P:
@@ -216,6 +218,9 @@ class ShardedPlacement:
     def put_data(self, arrays: dict[str, np.ndarray]):
         """This process's training rows, whole on each of its devices, as (hosts, rows, ...)."""
         sharding = NamedSharding(self.mesh, P(HOSTS))
+        if jax.process_count() > 1:
+            rows = process_rows(len(arrays["x"]), jax.process_index(), jax.process_count())
+            arrays = {k: np.asarray(v)[rows] for k, v in arrays.items()}
         return {
             k: jax.make_array_from_process_local_data(sharding, np.asarray(v)[None])
             for k, v in arrays.items()

@@ -197,6 +197,7 @@ def test_two_processes_train_together(tmp_path):
     raw = json.loads(json.dumps(BASE))
     raw["model"]["hidden"] = [16]
     raw["optimizer"] = {"name": "sgd", "learning_rate": 0.1}
+    raw["train"]["eval_splits"] = ["train"]
     port = _free_port()
     procs = []
     for rank in range(2):
@@ -236,39 +237,41 @@ def test_two_processes_train_together(tmp_path):
     # reference: one device, each global batch = process 0's share then process 1's
     config = config_lib.load(raw=raw)
     training = build(config)
-    shards = [parallel.localize(training, rank, 2) for rank in range(2)]
-    assert shards[0].schedule.batch_size == 32
+    split = training.dataset.splits["train"]
+    rows = [parallel.process_rows(len(split["x"]), rank, 2) for rank in range(2)]
+    schedule = parallel.localize(training, 2).schedule
+    assert schedule.batch_size == 32 and schedule.num_examples == 128
     step = jax.jit(training.train_step)
     state = training.state
     for s in range(config.train.steps):
         batch = {
-            k: np.concatenate(
-                [sh.dataset.splits["train"][k][sh.schedule.indices(s)] for sh in shards]
-            )
-            for k in ("x", "y")
+            k: np.concatenate([split[k][r[schedule.indices(s)]] for r in rows]) for k in ("x", "y")
         }
         state, _ = step(state, batch)
     leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(state.params))
     reference = {jax.tree_util.keystr(p): v for p, v in leaves}
     for key in reference:
         np.testing.assert_allclose(p0[key], reference[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    # the final evaluation covers the whole train split, not process 0's rows only
+    final_eval = jax.jit(training.eval_step)(state.params, split)
 
     assert sorted(p.name for p in (tmp_path / "run0").iterdir()) == [
         "config.yaml", "metrics.jsonl", "summary.json"]  # fmt: skip
     assert not (tmp_path / "run1").exists()  # process 1 wrote nothing
-    rows = [json.loads(x) for x in (tmp_path / "run0/metrics.jsonl").open()]
-    assert [r["step"] for r in rows] == [4, 8, 12]
+    logged = [json.loads(x) for x in (tmp_path / "run0/metrics.jsonl").open()]
+    assert [r["step"] for r in logged] == [4, 8, 12]
+    assert logged[-1]["train_loss"] == pytest.approx(float(final_eval["loss"]), rel=1e-5)
 
 
-def test_localize_gives_disjoint_equal_shards():
+def test_process_rows_are_disjoint_and_equal():
+    rows = [parallel.process_rows(256, p, 3) for p in range(3)]
+    assert [len(r) for r in rows] == [85, 85, 85]
+    joined = np.concatenate(rows)
+    assert len(set(joined.tolist())) == 255 and joined.max() < 256
     training = build(config_lib.load(raw=BASE))
-    full = training.dataset.splits["train"]["x"][:, 0]
-    shards = [parallel.localize(training, p, 3) for p in range(3)]
-    xs = [s.dataset.splits["train"]["x"][:, 0] for s in shards]
-    assert [len(x) for x in xs] == [85, 85, 85]
-    assert len(set(np.concatenate(xs).tolist())) == 255
-    assert set(np.concatenate(xs).tolist()) <= set(full.tolist())
-    assert all(s.schedule.batch_size == 64 // 3 for s in shards)
+    schedule = parallel.localize(training, 3).schedule
+    assert (schedule.num_examples, schedule.batch_size) == (85, 64 // 3)
+    assert parallel.localize(training, 1) is training
 
 
 # --------------------------------------------------------------------------- launch config
