@@ -215,6 +215,18 @@ class ShardedPlacement:
             shardings,
         )
 
+    def fetch(self, tree):
+        """`tree` as host numpy arrays; leaves split over several processes are gathered
+        (a collective: every process calls it at the same point)."""
+        from jax.experimental import multihost_utils
+
+        def to_host(a):
+            if isinstance(a, jax.Array) and not a.is_fully_addressable:
+                return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+            return jax.device_get(a)
+
+        return jax.tree_util.tree_map(to_host, tree)
+
     def put_data(self, arrays: dict[str, np.ndarray]):
         """This process's training rows, whole on each of its devices, as (hosts, rows, ...)."""
         sharding = NamedSharding(self.mesh, P(HOSTS))
@@ -273,6 +285,9 @@ class PmapPlacement:
 
     def put_state(self, state):
         return jax.device_put(state, self.replicated)
+
+    def fetch(self, tree):
+        return jax.device_get(tree)
 
     def put_data(self, arrays: dict[str, np.ndarray]):
         return jax.device_put(arrays, self.replicated)

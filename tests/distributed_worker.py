@@ -28,7 +28,7 @@ if __name__ == "__main__":
     loop = TrainLoop(config, rundir, training, placement)
     summary = loop.run()
     rundir.close()
-    leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(loop.state.params))
+    leaves = jax.tree_util.tree_leaves_with_path(loop.placement.fetch(loop.state.params))
     np.savez(params_out, **{jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves})
     report = {"process": jax.process_index(), "processes": jax.process_count()}
     report |= {"devices": jax.device_count(), "loss": summary["final"]["loss"]}

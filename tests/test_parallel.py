@@ -191,7 +191,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_train_together(tmp_path):
+@pytest.mark.parametrize("fsdp", [False, True], ids=["replicated", "fsdp"])
+def test_two_processes_train_together(tmp_path, fsdp):
     """Two processes (2 CPU devices each) train one model; both end with the parameters of
     single-device training on the union of their batches, and only process 0 writes files."""
     raw = json.loads(json.dumps(BASE))
@@ -201,7 +202,7 @@ def test_two_processes_train_together(tmp_path):
     port = _free_port()
     procs = []
     for rank in range(2):
-        cfg = dict(raw, parallel={"distributed": {
+        cfg = dict(raw, parallel={"fsdp": fsdp, "fsdp_min_size": 4, "distributed": {
             "coordinator_address": f"127.0.0.1:{port}",
             "num_processes": 2,
             "process_id": rank,

@@ -167,6 +167,10 @@ class Placement:
     def put_state(self, state: train.TrainState) -> train.TrainState:
         return state
 
+    def fetch(self, tree):
+        """`tree` as host arrays (on several hosts: gathered from all of them)."""
+        return jax.device_get(tree)
+
     def indexed_step(self, train_step, steps_per_call: int, unroll):
         """The pure `step(state, data, idx)` doing `steps_per_call` fused steps."""
         return train.make_indexed_step(train_step, steps_per_call, unroll)
@@ -287,7 +291,7 @@ class TrainLoop:
 
     def _finish(self, status, final, t_start, compile_s, steps_per_s) -> dict:
         """Write plots and summary.json; return the summary."""
-        params = jax.device_get(self.state.params)
+        params = self.placement.fetch(self.state.params)
         if self.config.plots and self.rows:
             _write_plots(self.rundir, self.training, params, self.rows)
         device = jax.devices()[0]
