@@ -34,10 +34,19 @@ def varying_options(configs: list[SupervisedConfig]) -> list[str]:
 
 
 def injectable(cfg: optim.OptimizerConfig, names: list[str]) -> optax.GradientTransformation:
-    """The optimizer `cfg` describes, with the options `names` held as data in its state."""
+    """The optimizer `cfg` describes, with the options `names` held as data in its state.
+
+    A coupled `weight_decay` (λ·W added to the gradient first) is applied here, so that its
+    value is never tested in Python and every variant has the same optimizer-state layout.
+    """
+    own_decay = "weight_decay" in names and not getattr(cfg, "decoupled_weight_decay", False)
 
     def factory(**values):
-        return optim.build(cfg.model_copy(update=values))
+        if not own_decay:
+            return optim.build(cfg.model_copy(update=values))
+        decay = values.pop("weight_decay")
+        inner = optim.build(cfg.model_copy(update={**values, "weight_decay": 0.0}))
+        return optax.chain(optax.add_decayed_weights(decay), inner)
 
     params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in names]
     factory.__signature__ = inspect.Signature(params)

@@ -34,7 +34,7 @@ BASE = dict(
     data=dict(name="quadratic_noise", num_points=256),
     model=dict(name="mlp", hidden=[32, 32], activation="tanh"),
     optimizer=dict(name="adam", learning_rate=0.01),
-    train=dict(steps=12, batch_size=64, log_every=4),
+    train=dict(steps=12, batch_size=64, log_every=4, eval_every=4, eval_splits=["train"]),
 )
 
 
@@ -137,7 +137,7 @@ def test_metrics_do_not_depend_on_device_count(eight_device_runs, mode):
     rows_many = [json.loads(x) for x in (eight_device_runs / f"{mode}/metrics.jsonl").open()]
     assert [r["step"] for r in rows_one] == [r["step"] for r in rows_many] == [4, 8, 12]
     for a, b in zip(rows_one, rows_many, strict=True):
-        for key in ("loss", "grad_norm", "mse"):
+        for key in ("loss", "grad_norm", "mse", "train_loss", "train_mse"):
             assert b[key] == pytest.approx(a[key], rel=1e-4), key
     summary = json.loads((eight_device_runs / f"{mode}.json").read_text())
     assert summary["parallel"]["devices"] == 8

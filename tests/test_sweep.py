@@ -101,10 +101,14 @@ def test_sweep_command_writes_table_json_and_plot(config_file, tmp_path, capsys)
 
 
 def test_sequential_sweep_agrees_with_stacked(config_file, tmp_path):
-    grid = {"optimizer.learning_rate": [0.05, 0.2], "optimizer.momentum": [0.0, 0.5]}
+    grid = {
+        "optimizer.learning_rate": [0.05, 0.2],
+        "optimizer.momentum": [0.0, 0.5],
+        "optimizer.weight_decay": [0.0, 0.01],
+    }
     together = sweep.run_sweep(config_file, grid, tmp_path / "a")
     alone = sweep.run_sweep(config_file, grid, tmp_path / "b", stacked=False)
-    assert {v["mode"] for v in together["variants"]} == {"stacked×4"}
+    assert {v["mode"] for v in together["variants"]} == {"stacked×8"}
     assert {v["mode"] for v in alone["variants"]} == {"sequential"}
     for a, b in zip(together["variants"], alone["variants"], strict=True):
         assert a["overrides"] == b["overrides"]
@@ -140,3 +144,15 @@ def test_only_numeric_optimizer_options_and_seed_stack(config_file, tmp_path):
     assert [len(g) for g in groups] == [4, 4]
     assert all(len({v.config.train.batch_size for v in g}) == 1 for g in groups)
     assert [len(g) for g in sweep.groups(variants, stacked=False)] == [1] * 8
+
+
+def test_group_that_cannot_stack_runs_one_by_one(config_file, tmp_path, monkeypatch):
+    def refuse(configs):
+        raise TypeError("options cannot be data")
+
+    monkeypatch.setattr(stacked, "prepare", refuse)
+    grid = {"optimizer.learning_rate": [0.05, 0.1]}
+    result = sweep.run_sweep(config_file, grid, tmp_path)
+    assert [v["mode"] for v in result["variants"]] == ["sequential", "sequential"]
+    assert all(v["status"] == "completed" for v in result["variants"])
+    assert result["notes"] == ["variants [0, 1] ran one by one: TypeError: options cannot be data"]
