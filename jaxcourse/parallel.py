@@ -330,13 +330,16 @@ def _to_global(a, sharding: NamedSharding):
 
 
 class ParallelSummary(Hook):
-    """Adds the parallel layout (mode, devices, processes) to summary.json."""
+    """Adds the parallel layout (mode, devices, processes) to summary.json; with several
+    processes, counts the examples of all of them in `examples_per_s`."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
 
     def on_end(self, loop, summary: dict) -> None:
         summary["parallel"] = self.plan.describe()
+        if summary.get("examples_per_s") and self.plan.num_processes > 1:
+            summary["examples_per_s"] *= self.plan.num_processes
 
 
 def _summary_hook(config, rundir, training):

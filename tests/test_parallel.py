@@ -259,6 +259,9 @@ def test_two_processes_train_together(tmp_path, fsdp):
     assert sorted(p.name for p in (tmp_path / "run0").iterdir()) == [
         "config.yaml", "metrics.jsonl", "summary.json"]  # fmt: skip
     assert not (tmp_path / "run1").exists()  # process 1 wrote nothing
+    summary = json.loads((tmp_path / "run0/summary.json").read_text())
+    assert summary["parallel"] == {"mode": "sharding", "devices": 4, "processes": 2, "fsdp": fsdp}
+    assert summary["examples_per_s"] == pytest.approx(summary["steps_per_s"] * 64)
     logged = [json.loads(x) for x in (tmp_path / "run0/metrics.jsonl").open()]
     assert [r["step"] for r in logged] == [4, 8, 12]
     assert logged[-1]["train_loss"] == pytest.approx(float(final_eval["loss"]), rel=1e-5)
