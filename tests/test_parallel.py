@@ -56,12 +56,45 @@ EIGHT_DEVICE_SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from jaxcourse import config as config_lib
     from jaxcourse.errors import ConfigError
+    from jaxcourse.hooks import Hook
     from jaxcourse.rundir import RunDir
     from jaxcourse.runners.supervised import TrainLoop, build
     from jaxcourse import parallel
 
     base, out = json.loads(sys.argv[1]), sys.argv[2]
     assert jax.device_count() == 8, jax.devices()
+
+    class Resume(Hook):  # what a checkpoint hook does: replace the state before step one
+        def __init__(self, state):
+            self.state = state
+
+        def on_start(self, loop):
+            loop.state = self.state.replace(rng=jax.random.wrap_key_data(self.state.rng))
+
+    def train(name, par, steps=None, resume=None):
+        raw = json.loads(json.dumps(base))
+        raw["train"]["steps_per_call"] = par.pop("_steps_per_call", 1)
+        raw["train"]["steps"] = steps or raw["train"]["steps"]
+        raw["parallel"] = par
+        config = config_lib.load(raw=raw)
+        plan = parallel.make_plan(config.parallel)
+        training, placement = plan.place(build(config, plan.axis_name), config.train)
+        rundir = RunDir(f"{out}/{name}")
+        rundir.start("")
+        loop = TrainLoop(config, rundir, training, placement)
+        if resume is not None:
+            loop.hooks.append(Resume(resume))
+        summary = loop.run()
+        rundir.close()
+        leaves = jax.tree_util.tree_leaves_with_path(loop.placement.fetch(loop.state.params))
+        np.savez(f"{out}/{name}.npz", **{jax.tree_util.keystr(p): v for p, v in leaves})
+        opt = jax.tree_util.tree_leaves(loop.placement.fetch(loop.state.opt_state))
+        np.savez(f"{out}/{name}_opt.npz", *opt)
+        json.dump(summary, open(f"{out}/{name}.json", "w"))
+        # the state as a checkpoint holds it: host arrays, the rng as its key data
+        state = loop.state.replace(rng=jax.random.key_data(loop.state.rng))
+        return loop.placement.fetch(state)
+
     variants = {
         "single": {"mode": "single"},
         "sharding": {"mode": "sharding"},
@@ -71,22 +104,15 @@ EIGHT_DEVICE_SCRIPT = textwrap.dedent(
         "auto4": {"devices": 4},
     }
     for name, par in variants.items():
-        raw = json.loads(json.dumps(base))
-        raw["train"]["steps_per_call"] = par.pop("_steps_per_call", 1)
-        raw["parallel"] = par
-        config = config_lib.load(raw=raw)
-        plan = parallel.make_plan(config.parallel)
-        training, placement = plan.place(build(config, plan.axis_name), config.train)
-        rundir = RunDir(f"{out}/{name}")
-        rundir.start("")
-        loop = TrainLoop(config, rundir, training, placement)
-        summary = loop.run()
-        rundir.close()
-        leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(loop.state.params))
-        np.savez(f"{out}/{name}.npz", **{jax.tree_util.keystr(p): v for p, v in leaves})
-        opt = jax.tree_util.tree_leaves(jax.device_get(loop.state.opt_state))
-        np.savez(f"{out}/{name}_opt.npz", *opt)
-        json.dump(summary, open(f"{out}/{name}.json", "w"))
+        train(name, par)
+    # half the steps on one layout, the rest on another
+    half = train("half_on_1", {"mode": "single"}, steps=6)
+    train("resumed_on_8", {"mode": "sharding"}, resume=half)
+    half = train("half_on_8", {"mode": "sharding", "fsdp": True, "fsdp_min_size": 16}, steps=6)
+    train("resumed_on_1", {"mode": "single"}, resume=half)
+    half = train("half_on_8_pmap", {"mode": "pmap"}, steps=6)
+    train("resumed_on_4", {"devices": 4}, resume=half)
+
     raw = json.loads(json.dumps(base))
     raw["train"]["batch_size"] = 60
     try:
@@ -112,8 +138,14 @@ def eight_device_runs(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("mode", ["sharding", "sharding_fused", "fsdp", "pmap", "auto4"])
+@pytest.mark.parametrize(
+    "mode",
+    ["sharding", "sharding_fused", "fsdp", "pmap", "auto4", "resumed_on_8", "resumed_on_1",
+     "resumed_on_4"],
+)  # fmt: skip
 def test_many_devices_train_like_one(eight_device_runs, mode):
+    """Same params and optimizer state after 12 steps, whatever the layout; "resumed_on_N":
+    6 steps on another layout, the state saved to host arrays, then resumed on N devices."""
     one = _params_npz(eight_device_runs / "single.npz")
     many = _params_npz(eight_device_runs / f"{mode}.npz")
     assert one.keys() == many.keys() and len(one) == 6
@@ -322,3 +354,11 @@ def test_incomplete_launch_is_a_config_error():
         _resolve({}, coordinator_address="h:1", num_processes=2, process_id=2)
     with pytest.raises(ConfigError, match="JAXCOURSE_NUM_PROCESSES: expected an integer"):
         _resolve({distributed.ENV_NUM_PROCESSES: "two"})
+
+
+@pytest.mark.parametrize("name", ["resumed_on_8", "resumed_on_1", "resumed_on_4"])
+def test_resumed_runs_continue_from_the_saved_step(eight_device_runs, name):
+    rows = [json.loads(x) for x in (eight_device_runs / f"{name}/metrics.jsonl").open()]
+    assert [r["step"] for r in rows] == [8, 12]
+    full = [json.loads(x) for x in (eight_device_runs / "single/metrics.jsonl").open()]
+    assert rows[-1]["loss"] == pytest.approx(full[-1]["loss"], rel=1e-4)
