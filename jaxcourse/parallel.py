@@ -98,7 +98,7 @@ class Plan:
         }
 
     def place(self, training, train_cfg) -> tuple[Any, Any]:
-        """(training with this process's data shard, placement) for `training`."""
+        """(training with this process's share of each batch, placement) for `training`."""
         check_batch(train_cfg.batch_size, training.dataset.size("train"), self)
         if self.mode == "single":
             return training, None
