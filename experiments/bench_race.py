@@ -53,13 +53,16 @@ def lanes_and_inputs(n_starts: int, seed: int = 0):
     return lanes, lrs, starts
 
 
-def best_of(fn, repeats: int) -> float:
-    times = []
+def best_of(fn, repeats: int) -> tuple[float, float]:
+    """Best wall-clock and best process CPU time of `repeats` calls (CPU time is the steadier
+    measure on a shared machine: other processes inflate wall time, not our CPU time)."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return min(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return min(walls), min(cpus)
 
 
 def main() -> None:
@@ -67,7 +70,8 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=64)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--stepped-starts", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls of the fused run")
+    parser.add_argument("--loop-repeats", type=int, default=3, help="timed runs of the loop")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
 
@@ -77,7 +81,7 @@ def main() -> None:
     t = time.perf_counter()
     fused = jax.jit(race.race_program(lanes, args.steps)).lower(lrs, starts).compile()
     fused_compile = time.perf_counter() - t
-    fused_s = best_of(lambda: fused(lrs, starts), args.repeats)
+    fused_s, fused_cpu = best_of(lambda: fused(lrs, starts), args.repeats)
 
     # loop: one compiled single-point scan per lane, called once per start
     singles, loop_compile = [], 0.0
@@ -94,10 +98,10 @@ def main() -> None:
                 out.append(fn([lr], [s0[k : k + 1]]))
         return out
 
-    loop_s = best_of(loop, 1)
+    loop_s, loop_cpu = best_of(loop, args.loop_repeats)
 
     # stepped: a jitted single step called from Python for every step of every run
-    stepped_s = 0.0
+    stepped_s = stepped_cpu = 0.0
     n_sub = min(args.stepped_starts, args.starts)
     for lane, lr, s0 in zip(lanes, lrs, starts, strict=True):
         init, step = race._lane_step(lane)
@@ -105,7 +109,7 @@ def main() -> None:
         lr0 = jnp.asarray(lr[0])
         p = jnp.asarray(s0[0])
         jax.block_until_ready(step(lr0, p, init(lr0, p), jnp.array(True)))  # compile
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for k in range(n_sub):
             p = jnp.asarray(s0[k])
             state, alive = init(lr0, p), jnp.array(True)
@@ -113,6 +117,7 @@ def main() -> None:
                 p, state, alive = step(lr0, p, state, alive)
             jax.block_until_ready(p)
         stepped_s += (time.perf_counter() - t) * args.starts / n_sub
+        stepped_cpu += (time.process_time() - c) * args.starts / n_sub
 
     # the fused program and the loop compute the same trajectories
     fused_paths = fused(lrs, starts)[0]
@@ -131,19 +136,35 @@ def main() -> None:
         "trajectories": runs,
         "fused_compile_s": round(fused_compile, 3),
         "fused_s": round(fused_s, 4),
+        "fused_cpu_s": round(fused_cpu, 4),
         "loop_compile_s": round(loop_compile, 3),
         "loop_s": round(loop_s, 3),
+        "loop_cpu_s": round(loop_cpu, 3),
         "stepped_s_estimated": round(stepped_s, 2),
+        "stepped_cpu_s_estimated": round(stepped_cpu, 2),
         "stepped_measured_starts": n_sub,
         "speedup_vs_loop": round(loop_s / fused_s, 1),
+        "speedup_vs_loop_cpu": round(loop_cpu / fused_cpu, 1),
         "speedup_vs_stepped": round(stepped_s / fused_s, 1),
+        "speedup_vs_stepped_cpu": round(stepped_cpu / fused_cpu, 1),
         "point_steps_per_s_fused": round(runs * args.steps / fused_s),
     }
     print(f"{runs} trajectories x {args.steps} steps on {result['device']}")
-    print(f"{'variant':<10}{'time (s)':>12}{'speedup':>10}{'compile (s)':>14}")
-    print(f"{'fused':<10}{fused_s:>12.4f}{1.0:>10.1f}{fused_compile:>14.2f}")
-    print(f"{'loop':<10}{loop_s:>12.3f}{loop_s / fused_s:>10.1f}{loop_compile:>14.2f}")
-    print(f"{'stepped':<10}{stepped_s:>12.2f}{stepped_s / fused_s:>10.1f}{'':>14}")
+    head = ["variant", "wall (s)", "speedup", "CPU (s)", "speedup", "compile (s)"]
+    print("".join(f"{h:>12}" for h in head))
+    for name, wall, cpu, comp in [
+        ("fused", fused_s, fused_cpu, f"{fused_compile:.2f}"),
+        ("loop", loop_s, loop_cpu, f"{loop_compile:.2f}"),
+        ("stepped", stepped_s, stepped_cpu, ""),
+    ]:
+        cells = [
+            name,
+            f"{wall:.4f}",
+            f"{wall / fused_s:.1f}",
+            f"{cpu:.4f}",
+            f"{cpu / fused_cpu:.1f}",
+        ]
+        print("".join(f"{c:>12}" for c in [*cells, comp]))
     print(f"  (stepped: {n_sub} of {args.starts} starts timed per lane, scaled)")
     if args.out:
         with open(args.out, "w") as f:

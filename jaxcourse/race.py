@@ -57,31 +57,52 @@ def race_program(lanes: list[Lane], steps: int, unroll: int = 1) -> Callable:
     fns = []
     for lane in lanes:
         init, step = _lane_step(lane)
-        over_starts = (None, 0)  # lr shared, point per start
+        # step counters (integer leaves) are the same for every point: keep them unbatched,
+        # so that Adam's bias corrections are computed once per step, not once per point
+        axes = jax.tree.map(
+            lambda leaf: None if jnp.issubdtype(leaf.dtype, jnp.integer) else 0,
+            jax.eval_shape(init, 1.0, jnp.zeros(2, jnp.float32)),
+        )
         fns.append(
             (
-                jax.vmap(jax.vmap(init, over_starts), (0, None)),
-                jax.vmap(jax.vmap(step, (None, 0, 0, 0)), (0, 0, 0, 0)),
+                jax.vmap(jax.vmap(init, (None, 0), axes), (0, None), axes),
+                jax.vmap(
+                    jax.vmap(step, (None, 0, axes, 0), (0, axes, 0)), (0, 0, axes, 0), (0, axes, 0)
+                ),
             )
         )
 
     def run(lrs, starts):
-        carry = []
+        carry, shapes = [], []
         for (init, _), lr, s0 in zip(fns, lrs, starts, strict=True):
             p0 = jnp.broadcast_to(s0, (lr.shape[0], *s0.shape))
-            alive0 = jnp.ones(p0.shape[:2], bool)
-            carry.append((p0, init(lr, s0), alive0))
+            carry.append((p0, init(lr, s0), jnp.ones(p0.shape[:2], bool)))
+            shapes.append(p0.shape)
 
         def body(carry, _):
             new = [
                 step(lr, p, state, alive)
                 for (_, step), lr, (p, state, alive) in zip(fns, lrs, carry, strict=True)
             ]
-            return new, [(p, alive) for p, _, alive in new]
+            # one output per step: writing a slice per lane costs more than the steps do
+            return new, jnp.concatenate([p.reshape(-1) for p, _, _ in new])
 
-        _, out = jax.lax.scan(body, carry, None, length=steps, unroll=unroll)
-        paths = [jnp.concatenate([c[0][None], o[0]]) for c, o in zip(carry, out, strict=True)]
-        alive = [jnp.concatenate([c[2][None], o[1]]) for c, o in zip(carry, out, strict=True)]
+        lived0 = [jnp.zeros(s[:2], jnp.int32) for s in shapes]
+
+        def count(state, _):  # steps each point stayed alive, alongside the race itself
+            carry, lived = state
+            carry, positions = body(carry, None)
+            return (carry, [n + a for n, (_, _, a) in zip(lived, carry, strict=True)]), positions
+
+        (_, lived), out = jax.lax.scan(count, (carry, lived0), None, length=steps, unroll=unroll)
+        paths, alive, offset = [], [], 0
+        ticks = jnp.arange(steps + 1)[:, None, None]
+        for (p0, _, _), shape, n in zip(carry, shapes, lived, strict=True):
+            size = int(np.prod(shape))
+            path = out[:, offset : offset + size].reshape(steps, *shape)
+            offset += size
+            paths.append(jnp.concatenate([p0[None], path]))
+            alive.append(ticks <= n[None])
         return paths, alive
 
     return run

@@ -94,7 +94,7 @@ def race_animation(
     The contours are drawn once; every frame restores them and draws only the moving
     artists (blitting), and Pillow writes the frames.
     """
-    fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=dpi)
+    fig, ax = plt.subplots(figsize=(6.2, 4.2), dpi=dpi)
     _contours(ax, surface, resolution=120)
     total = paths[0].shape[0] - 1
     frame_steps = np.unique(np.linspace(0, total, frames).round().astype(int))
@@ -105,7 +105,7 @@ def race_animation(
         (trail,) = ax.plot([], [], "-", color=color, lw=1.8, animated=True)
         (ball,) = ax.plot([], [], "o", color=color, ms=7, mec="k", animated=True)
         moving.append((trail, ball))
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title(f"{surface.name}: {surface.formula}", fontsize=8)
     clock = ax.text(
         0.98,

@@ -3,7 +3,8 @@
 Each reference below is written from the formula in the optimizer's docstring (and, for tf1,
 from TensorFlow 1's documented update rules), independently of Optax. The optimizer runs for
 STEPS updates on random gradients in float64; the parameter trajectory must agree with the
-reference to a relative error below 1e-6 at every step.
+reference to a relative error below 1e-10 at every step (the issue asks for 1e-6; a looser
+bound let a misplaced epsilon slip through).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from jaxcourse import optim
 
 STEPS = 120
-TOL = 1e-6
+TOL = 1e-10  # the issue asks for < 1e-6; float64 formulas agree to ~1e-14, so demand more
 
 
 def _problem(seed: int = 0):
@@ -179,11 +180,11 @@ def ref_radam(lr, b1, b2, eps, threshold):
     return _elementwise(step, lambda w: (np.zeros_like(w), np.zeros_like(w)))
 
 
-def ref_adabelief(lr, b1, b2, eps):
+def ref_adabelief(lr, b1, b2, eps, eps_root=1e-16):
     def step(w, g, s, t):
         m, b = s
         m = b1 * m + (1 - b1) * g
-        b = b2 * b + (1 - b2) * (g - m) ** 2 + eps
+        b = b2 * b + (1 - b2) * (g - m) ** 2 + eps_root
         m_hat, b_hat = m / (1 - b1**t), b / (1 - b2**t)
         return w - lr * m_hat / (np.sqrt(b_hat) + eps), (m, b)
 
@@ -194,8 +195,8 @@ def ref_adamax(lr, b1, b2, eps):
     def step(w, g, s, t):
         m, u = s
         m = b1 * m + (1 - b1) * g
-        u = np.maximum(b2 * u, np.abs(g))
-        return w - lr * (m / (1 - b1**t)) / (u + eps), (m, u)
+        u = np.maximum(b2 * u, np.abs(g) + eps)
+        return w - lr * (m / (1 - b1**t)) / u, (m, u)
 
     return _elementwise(step, lambda w: (np.zeros_like(w), np.zeros_like(w)))
 
@@ -283,6 +284,7 @@ CASES = [
     ("nadam", {}, ref_nadam(0.001, 0.9, 0.999, 1e-8)),
     ("radam", {"learning_rate": 0.01}, ref_radam(0.01, 0.9, 0.999, 1e-8, 5.0)),
     ("adabelief", {}, ref_adabelief(0.001, 0.9, 0.999, 1e-16)),
+    ("adabelief", {"eps": 1e-3}, ref_adabelief(0.001, 0.9, 0.999, 1e-3)),
     ("adamax", {}, ref_adamax(0.002, 0.9, 0.999, 1e-8)),
     ("lion", {}, ref_lion(1e-4, 0.9, 0.99, 1e-3)),
     ("lamb", {"weight_decay": 0.01}, ref_lamb(0.001, 0.9, 0.999, 1e-6, 0.01)),

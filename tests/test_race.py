@@ -176,3 +176,42 @@ def test_bad_race_configs_name_the_key(override, key):
     with pytest.raises(ConfigError) as err:
         _load(override)
     assert any(f"'{key}'" in p for p in err.value.problems), err.value.problems
+
+
+def test_cli_rejects_a_negative_racer_learning_rate_with_exit_code_2(tmp_path, cli):
+    result = cli(
+        "run",
+        str(CONFIG),
+        f"workdir={tmp_path}",
+        "optimizers=[{name: sgd, learning_rate: -0.1}, {name: adamm}]",
+    )
+    assert result.returncode == 2
+    assert "optimizers.0.learning_rate" in result.stderr + result.stdout
+    assert "did you mean 'adam'" in result.stderr + result.stdout
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_racer_labels_and_seeded_random_starts():
+    from jaxcourse.runners.race import RaceSurfaceConfig, labels, start_points
+
+    racers = [
+        optim.validate("adam"),
+        optim.validate("adam", flavour="tf1"),
+        optim.validate("adam", b1=0.5),
+        optim.validate("lion"),
+    ]
+    assert labels(racers) == ["adam", "adam-tf1", "adam-2", "lion"]
+    cfg = RaceSurfaceConfig(name="beale", random_starts=5)
+    beale = SURFACES.get("beale")
+    a, b = start_points(cfg, beale, seed=0), start_points(cfg, beale, seed=0)
+    assert a.shape == (8, 2) and np.array_equal(a, b)
+    assert np.array_equal(a[:3], np.asarray(beale.starts, np.float32))
+    assert not np.array_equal(a, start_points(cfg, beale, seed=1))
+    assert np.all((a[:, 0] >= -4.5) & (a[:, 0] <= 4.5))
+
+
+def test_a_race_too_big_to_record_is_refused_before_it_runs(tmp_path):
+    config = _load("steps=100000", "surfaces=[{name: saddle, random_starts: 1000}]")
+    with pytest.raises(ConfigError, match="GiB of positions"):
+        run_experiment(config, tmp_path)
+    assert not (tmp_path / "summary.json").exists()

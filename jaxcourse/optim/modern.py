@@ -79,13 +79,13 @@ def radam(cfg: RAdamConfig, lr) -> optax.GradientTransformation:
 
 @OPTIMIZERS.register("adabelief", AdaBeliefConfig)
 def adabelief(cfg: AdaBeliefConfig, lr) -> optax.GradientTransformation:
-    """AdaBelief: Adam with s ← β2 s + (1 − β2)(g − m)² in place of v."""
+    """AdaBelief: Adam with s ← β2 s + (1 − β2)(g − m)² + 1e-16 in place of v."""
     return optax.adabelief(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
 
 
 @OPTIMIZERS.register("adamax", AdamaxConfig)
 def adamax(cfg: AdamaxConfig, lr) -> optax.GradientTransformation:
-    """Adamax: Adam with the infinity norm u ← max(β2 u, |g|) in place of √v."""
+    """Adamax: u ← max(β2 u, |g| + ε);  W ← W − η m̂ / u  (the infinity norm in place of √v)."""
     return optax.adamax(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
 
 

@@ -25,8 +25,11 @@ from jaxcourse.config import (
     RegistryRef,
     Section,
 )
+from jaxcourse.errors import ConfigError
 from jaxcourse.rundir import RunDir, write_atomic
 from jaxcourse.surfaces import SURFACES, Surface
+
+MAX_RECORDED_BYTES = 2**30  # every position of every trajectory is kept in memory
 
 
 class RaceSurfaceConfig(Section):
@@ -133,6 +136,15 @@ def run(config: RaceConfig, rundir: RunDir) -> dict:
             lrs.append(grid if config.tune.enabled else np.array([own], np.float32))
             starts.append(s0)
 
+    recorded = (
+        (config.steps + 1) * sum(len(lr) * len(s) for lr, s in zip(lrs, starts, strict=True)) * 8
+    )
+    if recorded > MAX_RECORDED_BYTES:
+        raise ConfigError(
+            f"config keys 'steps', 'surfaces.N.random_starts', 'tune.num': the race would record "
+            f"{recorded / 2**30:.1f} GiB of positions (steps x trajectories x 8 bytes), more "
+            f"than {MAX_RECORDED_BYTES / 2**30:.0f} GiB; use fewer steps, starts or grid points"
+        )
     program = jax.jit(race.race_program(lanes, config.steps))
     compiled = program.lower(lrs, starts).compile()
     t_compiled = time.perf_counter()
@@ -229,8 +241,9 @@ def race_markdown(config, surfaces, tables, featured) -> str:
         f"{len(config.optimizers)} optimizers, {config.steps} steps"
         + (", learning rates tuned per surface by grid search" if config.tune.enabled else "")
         + ". Ranked by the median over start points of the steps to arrive within the "
-        "tolerance of a minimum and stay there (on a saddle: to get farther than the "
-        "tolerance from the saddle point), then by divergences, then by the median final loss.",
+        "tolerance of a minimum and stay there (on a saddle: until the escape distance, the "
+        "distance from the ridge, exceeds the tolerance), then by divergences, then by the "
+        "median final loss. 'never': not within the steps.",
         "",
     ]
     for surface in surfaces:
