@@ -89,6 +89,35 @@ def _graph(args) -> int:
     return 0
 
 
+def _add_sweep(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="YAML config file (see configs/)")
+    p.add_argument(
+        "grid",
+        nargs="+",
+        metavar="key.sub=v1,v2,...",
+        help="values of a key to try (YAML each); the sweep runs every combination",
+    )
+    p.add_argument("--workdir", help="sweep directory (default: runs/<config name>_sweep)")
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="run variants one by one even where they could be trained together",
+    )
+
+
+def _sweep(args) -> int:
+    from jaxcourse import sweep
+
+    grid = sweep.parse_grid(args.grid)
+    sweep_dir = args.workdir or sweep.default_sweep_dir(args.config)
+    result = sweep.run_sweep(args.config, grid, sweep_dir, stacked=not args.sequential)
+    print((sweep_dir if isinstance(sweep_dir, str) else str(sweep_dir)) + "/sweep.md:")
+    print(sweep.markdown_table(result), end="")
+    for note in result["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
 COMMANDS = [
     ("run", "run an experiment from a YAML config", _add_run, _run),
     ("config", "show a resolved config or the documented schema", _add_config, _config),
@@ -98,6 +127,12 @@ COMMANDS = [
         "write an experiment's train step as a graph (TensorBoard, DOT, jaxpr)",
         _add_graph,
         _graph,
+    ),
+    (
+        "sweep",
+        "run a config over a grid of values (numeric ones in one program)",
+        _add_sweep,
+        _sweep,
     ),
 ]
 

@@ -50,22 +50,33 @@ def make_train_step(
     loss_fn: Callable,
     tx: optax.GradientTransformation,
     metrics_fn: Callable | None = None,
+    axis_name: str | None = None,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
-    """`train_step(state, batch) -> (state, metrics)`: one gradient step on `batch['x'], ['y']`."""
+    """`train_step(state, batch) -> (state, metrics)`: one gradient step on `batch['x'], ['y']`.
+
+    With `axis_name` (inside `pmap`), `batch` is one device's share: gradients, loss and
+    metrics are averaged over that axis, and dropout draws differ between devices.
+    """
 
     def train_step(state: TrainState, batch: Batch):
         rng = step_rng(state)
+        if axis_name is not None:
+            rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
 
         def objective(params):
             outputs = apply_fn({"params": params}, batch["x"], train=True, rngs={"dropout": rng})
             return loss_fn(outputs, batch["y"]), outputs
 
         (loss, outputs), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        if axis_name is not None:
+            grads, loss = jax.lax.pmean((grads, loss), axis_name)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
         if metrics_fn is not None:
             metrics.update(metrics_fn(outputs, batch["y"]))
+        if axis_name is not None:
+            metrics = jax.lax.pmean(metrics, axis_name)
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
         return new_state, metrics
 

@@ -28,6 +28,13 @@ def run_experiment(
 ) -> dict:
     """Run a validated config; write config.yaml, metrics.jsonl, plots and summary.json."""
     rundir = RunDir(workdir or default_workdir(config_path, config))
+    parallel = getattr(config, "parallel", None)
+    if parallel is not None:  # join a multi-process run first; only process 0 writes files
+        from jaxcourse import distributed
+
+        distributed.initialize(parallel.distributed)
+        if not distributed.is_primary():
+            rundir = distributed.SilentRunDir(rundir.path)
     rundir.start(config_lib.dump_yaml(config))
     try:
         return EXPERIMENTS.get(config.experiment)(config, rundir)

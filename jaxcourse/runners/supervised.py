@@ -19,6 +19,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import data as data_lib
 from jaxcourse import losses, metrics, models, optim, plots, train
+from jaxcourse import parallel as parallel_lib
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryName, RegistryRef, Section
 from jaxcourse.data.batching import BatchSchedule
 from jaxcourse.errors import ConfigError, NonFiniteLossError
@@ -89,6 +90,10 @@ class SupervisedConfig(ExperimentConfig):
         default_factory=LoggingConfig,
         description="TensorBoard / JSON-lines summaries (see docs/tensorboard.md).",
     )
+    parallel: parallel_lib.ParallelConfig = Field(
+        default_factory=parallel_lib.ParallelConfig,
+        description="Devices and hosts the run spreads over (see docs/multi_device.md).",
+    )
 
 
 @dataclass
@@ -104,15 +109,23 @@ class Training:
     schedule: BatchSchedule
 
 
-def build(config: SupervisedConfig) -> Training:
-    """Dataset, model, optimizer, initial state and pure steps for `config`."""
+def build(
+    config: SupervisedConfig,
+    axis_name: str | None = None,
+    tx: optax.GradientTransformation | None = None,
+) -> Training:
+    """Dataset, model, optimizer, initial state and pure steps for `config`.
+
+    `axis_name`: the train step runs inside `pmap` and averages over that axis.
+    `tx`: use this optimizer instead of the one `config.optimizer` describes.
+    """
     dataset = data_lib.load(config.data, config.seed)
     if "train" not in dataset.splits:
         raise ConfigError(
             f"config key 'data.name': dataset '{config.data.name}' has no train split"
         )
     model = models.build(config.model, dataset.spec)
-    tx = optim.build(config.optimizer)
+    tx = optim.build(config.optimizer) if tx is None else tx
     loss_fn = losses.LOSSES.get(config.loss)
     metrics_fn = metrics.for_task(dataset.spec.task)
     sample_x = dataset.splits["train"]["x"][:1]
@@ -128,7 +141,7 @@ def build(config: SupervisedConfig) -> Training:
         model=model,
         tx=tx,
         state=state,
-        train_step=train.make_train_step(model.apply, loss_fn, tx, metrics_fn),
+        train_step=train.make_train_step(model.apply, loss_fn, tx, metrics_fn, axis_name),
         eval_step=train.make_eval_step(model.apply, loss_fn, metrics_fn),
         schedule=schedule,
     )
@@ -155,6 +168,17 @@ class Placement:
 
     def put_data(self, arrays: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         return jax.device_put(arrays)
+
+    def put_state(self, state: train.TrainState) -> train.TrainState:
+        return state
+
+    def fetch(self, tree):
+        """`tree` as host arrays (on several hosts: gathered from all of them)."""
+        return jax.device_get(tree)
+
+    def indexed_step(self, train_step, steps_per_call: int, unroll):
+        """The pure `step(state, data, idx)` doing `steps_per_call` fused steps."""
+        return train.make_indexed_step(train_step, steps_per_call, unroll)
 
     def compile(self, fn, state, data, idx):
         return jax.jit(fn, donate_argnums=0).lower(state, data, idx).compile()
@@ -185,7 +209,7 @@ class TrainLoop:
         """The compiled call doing k fused steps (compiled once per k)."""
         if k not in self._compiled:
             tr = self.training
-            fn = train.make_indexed_step(tr.train_step, k, self.cfg.unroll)
+            fn = self.placement.indexed_step(tr.train_step, k, self.cfg.unroll)
             self._compiled[k] = self.placement.compile(fn, self.state, data, self._indices(0, k))
         return self._compiled[k]
 
@@ -202,6 +226,7 @@ class TrainLoop:
         eval_splits = [s for s in cfg.eval_splits if s in tr.dataset.splits]
         for hook in self.hooks:
             hook.on_start(self)
+        self.state = self.placement.put_state(self.state)
         self.step = int(self.state.step)
         k = min(cfg.steps_per_call, self.total)
         t_compile = time.perf_counter()
@@ -273,7 +298,7 @@ class TrainLoop:
 
     def _finish(self, status, final, t_start, compile_s, steps_per_s) -> dict:
         """Write plots and summary.json; return the summary."""
-        params = jax.device_get(self.state.params)
+        params = self.placement.fetch(self.state.params)
         if self.config.plots and self.rows:
             _write_plots(self.rundir, self.training, params, self.rows)
         device = jax.devices()[0]
@@ -303,7 +328,9 @@ class TrainLoop:
 
 def run(config: SupervisedConfig, rundir: RunDir) -> dict:
     """Train, evaluate and write metrics, plots and the summary; returns the summary."""
-    return TrainLoop(config, rundir, build(config)).run()
+    plan = parallel_lib.make_plan(config.parallel)
+    training, placement = plan.place(build(config, plan.axis_name), config.train)
+    return TrainLoop(config, rundir, training, placement).run()
 
 
 def _drain(pending: list) -> tuple[dict, tuple[int, float] | None]:
