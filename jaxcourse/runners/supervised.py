@@ -19,6 +19,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import data as data_lib
 from jaxcourse import losses, metrics, models, optim, plots, train
+from jaxcourse.checkpoint import CheckpointConfig
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryName, RegistryRef, Section
 from jaxcourse.data.batching import BatchSchedule
 from jaxcourse.errors import ConfigError, NonFiniteLossError
@@ -84,6 +85,9 @@ class SupervisedConfig(ExperimentConfig):
     )
     train: TrainConfig = Field(description="Length, batching, logging and evaluation.")
     plots: bool = Field(True, description="Write PNG plots (loss curve, fitted curve) at the end.")
+    checkpoint: CheckpointConfig = Field(
+        CheckpointConfig(), description="Orbax checkpoints in <workdir>/ckpt and resuming."
+    )
 
 
 @dataclass
