@@ -31,3 +31,9 @@ class NonFiniteLossError(JaxcourseError):
             f"loss became {value} at step {step}; stopped "
             "(set train.nan_policy=warn to keep going). Metrics written so far are kept."
         )
+
+
+class DataError(JaxcourseError):
+    """A dataset cannot be found or read (missing, corrupt or truncated files)."""
+
+    exit_code = 4

@@ -7,9 +7,9 @@ import sys
 from tqdm.auto import tqdm
 
 
-def progress_bar(total: int, mode: str = "auto", desc: str = "") -> tqdm:
-    """A tqdm bar over `total` units; `mode` is 'auto' (only on a TTY), 'on' or 'off'."""
-    disable = mode == "off" or (mode == "auto" and not sys.stderr.isatty())
+def progress_bar(total: int, show: bool | str = "auto", desc: str = "") -> tqdm:
+    """A tqdm bar over `total` units; `show` is True, False or 'auto' (only on a TTY)."""
+    disable = not sys.stderr.isatty() if show == "auto" else not show
     return tqdm(
         total=total, desc=desc, unit="step", disable=disable, dynamic_ncols=True, smoothing=0.1
     )

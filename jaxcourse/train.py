@@ -63,7 +63,7 @@ def make_train_step(
         (loss, outputs), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
         if metrics_fn is not None:
             metrics.update(metrics_fn(outputs, batch["y"]))
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)

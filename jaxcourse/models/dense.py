@@ -30,6 +30,12 @@ def linear(cfg: ModelConfig, spec: DataSpec) -> nn.Module:
     return Linear(features=spec.num_outputs)
 
 
+@MODELS.register("softmax", ModelConfig)
+def softmax(cfg: ModelConfig, spec: DataSpec) -> nn.Module:
+    """Softmax regression (week 3): logits = x·W + b from zeros; the loss applies the softmax."""
+    return Linear(features=spec.num_outputs)
+
+
 class MLPConfig(InitConfigMixin):
     hidden: list[int] = Field([10], description="Width of each hidden layer, input to output.")
     activation: str = Field("tanh", description=f"Hidden activation: {', '.join(ACTIVATIONS)}.")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jaxcourse import classification_report  # noqa: F401  (registers its hook)
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
 from jaxcourse.rundir import RunDir
-from jaxcourse.runners import supervised  # noqa: F401  (registers its experiment)
+from jaxcourse.runners import compare, supervised  # noqa: F401  (register their experiments)
 
 
 def default_workdir(config_path: str | Path | None, config) -> Path:

@@ -56,8 +56,8 @@ class TrainConfig(Section):
     nan_policy: Literal["stop", "warn"] = Field(
         "stop", description="On a NaN/Inf loss: stop the run (exit 3) or warn and go on."
     )
-    progress: Literal["auto", "on", "off"] = Field(
-        "auto", description="Progress bar: auto = only on an interactive terminal."
+    progress: bool | Literal["auto"] = Field(
+        "auto", description="Progress bar: true, false, or auto = only on an interactive terminal."
     )
 
     @model_validator(mode="after")

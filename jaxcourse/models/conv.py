@@ -1,0 +1,85 @@
+"""Convolutional models: the course's two-layer CNN for 28×28 images (week 6)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from flax import linen as nn
+from pydantic import Field, PositiveInt
+
+from jaxcourse.data.spec import DataSpec
+from jaxcourse.models.registry import MODELS, ModelConfig
+
+
+def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
+    """2×2 max-pooling with stride 2 of an NHWC batch (odd edges are cropped).
+
+    Written as a reshape and a max: on CPU its gradient is much faster than that of
+    `reduce_window` (whose backward pass is a slow `select_and_scatter`).
+    """
+    n, h, w, c = x.shape
+    x = x[:, : h - h % 2, : w - w % 2, :]
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+class CNNConfig(ModelConfig):
+    conv_features: list[PositiveInt] = Field(
+        [32, 64], description="Output channels of each conv layer (each followed by 2×2 pool)."
+    )
+    kernel_size: PositiveInt = Field(5, description="Side of the square conv kernels.")
+    dense: PositiveInt = Field(1024, description="Width of the fully connected hidden layer.")
+    dropout: float = Field(
+        0.5, ge=0.0, lt=1.0, description="Dropout rate before the output layer (0 = off)."
+    )
+    init: str = Field(
+        "course",
+        pattern="^(course|lecun)$",
+        description="course = weights ~ truncated normal(0.1), biases 0.1 (the course's "
+        "weight_variable/bias_variable); lecun = Flax's defaults (LeCun normal, zero bias).",
+    )
+
+
+class CNN(nn.Module):
+    """conv → ReLU → pool (per entry of `conv_features`), dense → ReLU → dropout → dense.
+
+    Input NHWC (a flat batch of 784 is read as 28×28×1); SAME padding as in the course.
+    """
+
+    conv_features: tuple[int, ...]
+    kernel_size: int
+    dense: int
+    features: int
+    dropout: float = 0.5
+    course_init: bool = True
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        if x.ndim == 2:
+            side = int(round(x.shape[1] ** 0.5))
+            x = x.reshape(x.shape[0], side, side, 1)
+        init = {}
+        if self.course_init:
+            init = dict(
+                kernel_init=nn.initializers.truncated_normal(0.1),
+                bias_init=nn.initializers.constant(0.1),
+            )
+        k = (self.kernel_size, self.kernel_size)
+        for i, channels in enumerate(self.conv_features):
+            x = nn.Conv(channels, k, padding="SAME", name=f"conv{i + 1}", **init)(x)
+            x = max_pool_2x2(nn.relu(x))
+        x = x.reshape(x.shape[0], -1)
+        x = nn.relu(nn.Dense(self.dense, name="fc1", **init)(x))
+        if self.dropout > 0:
+            x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return nn.Dense(self.features, name="fc2", **init)(x)
+
+
+@MODELS.register("cnn", CNNConfig)
+def cnn(cfg: CNNConfig, spec: DataSpec) -> nn.Module:
+    return CNN(
+        conv_features=tuple(cfg.conv_features),
+        kernel_size=cfg.kernel_size,
+        dense=cfg.dense,
+        features=spec.num_outputs,
+        dropout=cfg.dropout,
+        course_init=cfg.init == "course",
+    )
