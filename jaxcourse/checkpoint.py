@@ -347,7 +347,7 @@ def load_checkpoint(run_dir: str | Path, which: int | str = "latest") -> tuple[A
     """(params, meta, step) of a run's checkpoint: 'latest', 'best' or a step number."""
     run_dir = Path(run_dir)
     directory = run_dir / CKPT_SUBDIR if (run_dir / CKPT_SUBDIR).is_dir() else run_dir
-    if not directory.is_dir():
+    if not directory.is_dir() or not any(p.name.isdigit() for p in directory.iterdir()):
         raise CheckpointError(
             f"no checkpoints in '{run_dir}' (expected '{run_dir / CKPT_SUBDIR}'; "
             "train with checkpoint.enabled=true)"
