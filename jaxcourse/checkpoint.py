@@ -128,7 +128,7 @@ def _stored_shapes(metadata) -> dict[str, tuple[tuple[int, ...], str]]:
     return {m.name: (tuple(m.shape), str(np.dtype(m.dtype))) for m in leaves if m is not None}
 
 
-def _dict_differences(saved: Any, wanted: Any, prefix: str) -> list[str]:
+def config_differences(saved: Any, wanted: Any, prefix: str) -> list[str]:
     """'key: checkpoint has A, config has B' for each leaf where two nested dicts differ."""
     if isinstance(saved, dict) and isinstance(wanted, dict):
         out = []
@@ -139,7 +139,7 @@ def _dict_differences(saved: Any, wanted: Any, prefix: str) -> list[str]:
             elif key not in wanted:
                 out.append(f"{sub}: checkpoint has {saved[key]!r}, not in the config")
             else:
-                out.extend(_dict_differences(saved[key], wanted[key], sub))
+                out.extend(config_differences(saved[key], wanted[key], sub))
         return out
     return [] if saved == wanted else [f"{prefix}: checkpoint has {saved!r}, config has {wanted!r}"]
 
@@ -265,7 +265,7 @@ class CheckpointStore:
         """Raise a CheckpointError unless checkpoint `step` fits `template`; return its meta."""
         meta = self.read_meta(step)
         where = self.step_dir(step)
-        diffs = _dict_differences(meta.get("model"), model_config, "model")
+        diffs = config_differences(meta.get("model"), model_config, "model")
         if diffs:
             raise CheckpointError(
                 f"checkpoint '{where}' was made for another model config:\n  "
