@@ -135,3 +135,13 @@ def test_frozen_backbone_stays_put_and_head_learns(tmp_path):
     raw["model"]["dense"] = 32
     with pytest.raises(ConfigError, match=r"model.dense: checkpoint has 16, config has 32"):
         run_experiment(config_lib.load(raw=raw), tmp_path / "other")
+
+
+def test_every_transfer_key_is_documented():
+    from jaxcourse.runners.transfer import TransferConfig
+
+    rows = config_lib.describe_schema(TransferConfig)
+    keys = {key for key, *_ in rows}
+    assert {"backbone.source", "transfer.freeze", "checkpoint.keep_best"} <= keys
+    assert "data[name=class_subset].train_per_class" in keys
+    assert all(doc for *_, doc in rows)

@@ -6,20 +6,21 @@ from 100 labelled examples each.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
 import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
-from jaxcourse.config import RegistryRef
+from jaxcourse.config import validate_component
 from jaxcourse.data.registry import DATASETS, DataConfig, load
 from jaxcourse.data.spec import Dataset, DataSpec
 from jaxcourse.errors import ConfigError
 
 
 class ClassSubsetConfig(DataConfig):
-    base: Annotated[DataConfig, RegistryRef(DATASETS)] = Field(
-        description="The classification dataset to take classes from (`name` + its options)."
+    base: dict[str, Any] = Field(
+        description="The classification dataset to take classes from: a `data:` section "
+        "(`name` + its options)."
     )
     classes: list[NonNegativeInt] = Field(
         description="Original class indices to keep, in the order of their new labels 0..k-1."
@@ -30,6 +31,15 @@ class ClassSubsetConfig(DataConfig):
     test_per_class: PositiveInt | None = Field(
         None, description="Test examples per class (the first ones); null = all."
     )
+
+    @field_validator("base")
+    @classmethod
+    def _valid_base(cls, v):
+        try:
+            validate_component(DATASETS, v, "data.base")
+        except ConfigError as err:
+            raise ValueError("; ".join(err.problems)) from None
+        return v
 
     @field_validator("classes")
     @classmethod
@@ -71,14 +81,15 @@ def _select(split: dict, classes: list[int], per_class: int | None, rng) -> dict
 @DATASETS.register("class_subset", ClassSubsetConfig)
 def class_subset(cfg: ClassSubsetConfig, seed: int) -> Dataset:
     """Only `classes` of `base`, relabelled in the order given."""
-    base = load(cfg.base, seed)
+    base_cfg = validate_component(DATASETS, cfg.base, "data.base")
+    base = load(base_cfg, seed)
     spec = base.spec
     if spec.task != "classification":
-        raise ConfigError(f"config key 'data.base': '{cfg.base.name}' is not a classification set")
+        raise ConfigError(f"config key 'data.base': '{base_cfg.name}' is not a classification set")
     bad = [c for c in cfg.classes if c >= spec.num_outputs]
     if bad:
         raise ConfigError(
-            f"config key 'data.classes': {bad} not in '{cfg.base.name}' "
+            f"config key 'data.classes': {bad} not in '{base_cfg.name}' "
             f"(classes 0..{spec.num_outputs - 1})"
         )
     rng = np.random.default_rng([seed, 7])
