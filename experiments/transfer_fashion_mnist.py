@@ -6,6 +6,9 @@
    learning rate) and from scratch (same model and budget, random init).
 3. Write results.json, results.md (the table) and transfer.png (test accuracy vs step).
 
+Runs already completed in --out with the same config are reused (the pre-training resumes
+from its checkpoint), so more seeds can be added later.
+
     python experiments/transfer_fashion_mnist.py [--out runs/transfer_experiment] [--seeds 0 1]
 """
 
@@ -16,8 +19,9 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from jaxcourse import config as config_lib
-from jaxcourse import plots
 from jaxcourse.rundir import read_metrics
 from jaxcourse.runners import run_experiment
 
@@ -64,7 +68,7 @@ def main() -> None:
             ]
             cfg = config_lib.load(CONFIGS / "transfer.yaml", overrides)
             t0 = time.perf_counter()
-            summary = run_experiment(cfg, workdir)
+            summary = _finished(workdir, cfg) or run_experiment(cfg, workdir)
             rows = read_metrics(workdir)
             row = {
                 "mode": mode,
@@ -72,10 +76,10 @@ def main() -> None:
                 "test_accuracy": summary["final"]["test_accuracy"],
                 "best_test_accuracy": max(r["test_accuracy"] for r in rows if "test_accuracy" in r),
                 "train_accuracy": summary["final"]["accuracy"],
-                "wall_s": round(time.perf_counter() - t0, 1),
+                "wall_s": summary["wall_time_s"],
             }
             results.append(row)
-            curves[f"{mode} (seed {seed})"] = [
+            curves[(mode, seed)] = [
                 (r["step"], r["test_accuracy"]) for r in rows if "test_accuracy" in r
             ]
             print(json.dumps(row))
@@ -84,35 +88,62 @@ def main() -> None:
         json.dumps({"pretrain": pretrain, "transfer": results, "args": vars(args)}, indent=2)
     )
     lines = [
-        "| method (classes 5-9, 100 labels/class) | test accuracy (final) | best during run | "
-        "train accuracy | wall s |",
+        f"| method (classes 5-9, 100 labels/class, {args.steps} steps) | test accuracy, "
+        f"mean ± std over seeds {args.seeds} | per seed | train accuracy | wall s / run |",
         "|---|---|---|---|---|",
     ]
     for mode in MODES:
-        rows = [r for r in results if r["mode"] == mode]
-        mean = lambda key, rows=rows: sum(r[key] for r in rows) / len(rows)  # noqa: E731
+        acc = np.array([r["test_accuracy"] for r in results if r["mode"] == mode])
+        train_acc = np.mean([r["train_accuracy"] for r in results if r["mode"] == mode])
+        wall = np.mean([r["wall_s"] for r in results if r["mode"] == mode])
         lines.append(
-            f"| {mode} | {mean('test_accuracy'):.4f} | {mean('best_test_accuracy'):.4f} | "
-            f"{mean('train_accuracy'):.4f} | {mean('wall_s'):.0f} |"
+            f"| {mode} | {acc.mean():.4f} ± {acc.std():.4f} | "
+            f"{', '.join(f'{a:.4f}' for a in acc)} | {train_acc:.4f} | {wall:.0f} |"
         )
     table = "\n".join(lines)
     (out / "results.md").write_text(table + "\n")
     print(table)
-    plot_rows = []
-    for name, points in curves.items():
-        for step, acc in points:
-            plot_rows.append({"step": step, name: acc})
-    plots.metric_curves(
-        _merge_by_step(plot_rows), list(curves), out / "transfer.png", "test accuracy (classes 5-9)"
-    )
+    _plot(curves, results, out / "transfer.png")
     print(f"wrote {out / 'results.md'} and {out / 'transfer.png'}")
 
 
-def _merge_by_step(rows: list[dict]) -> list[dict]:
-    merged: dict[int, dict] = {}
-    for row in rows:
-        merged.setdefault(row["step"], {"step": row["step"]}).update(row)
-    return [merged[s] for s in sorted(merged)]
+def _finished(workdir: Path, cfg) -> dict | None:
+    """The summary of a completed earlier run of exactly `cfg` in `workdir`, if there is one."""
+    summary, config = workdir / "summary.json", workdir / "config.yaml"
+    if summary.is_file() and config.is_file() and config.read_text() == config_lib.dump_yaml(cfg):
+        done = json.loads(summary.read_text())
+        if done.get("status") == "completed":
+            return done
+    return None
+
+
+def _plot(curves: dict, results: list[dict], path: Path) -> None:
+    """Test accuracy against step (one colour per method) and final accuracy per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    colours = dict(zip(MODES, ("tab:blue", "tab:orange", "tab:green"), strict=True))
+    for (mode, seed), points in curves.items():
+        steps, acc = zip(*points, strict=True)
+        label = mode if seed == min(s for _, s in curves) else None
+        left.plot(steps, acc, color=colours[mode], alpha=0.8, label=label)
+    left.set(xlabel="step", ylabel="test accuracy", title="Fashion-MNIST classes 5-9")
+    left.legend()
+    left.grid(alpha=0.3)
+    for i, mode in enumerate(MODES):
+        acc = np.array([r["test_accuracy"] for r in results if r["mode"] == mode])
+        right.bar(i, acc.mean(), yerr=acc.std(), color=colours[mode], capsize=4)
+        right.scatter([i] * len(acc), acc, color="black", s=10, zorder=3)
+    right.set_xticks(range(len(MODES)), list(MODES))
+    low = min(r["test_accuracy"] for r in results)
+    right.set_ylim(max(0.0, low - 0.05), 1.0)
+    right.set(ylabel="final test accuracy", title="100 labels per class, mean ± std, seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

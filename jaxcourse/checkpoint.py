@@ -15,6 +15,7 @@ removed at the next start.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -430,6 +431,7 @@ class CheckpointHook(Hook):
             loop.state = self.store.restore(step, loop.state)
             loop.rows = self.rundir.resume_metrics(step)
             self.resumed_from = self._last_saved = step
+            print(f"resuming from checkpoint '{self.store.step_dir(step)}'", file=sys.stderr)
 
     def after_call(self, loop) -> None:
         step, n = loop.step, loop.step - self._last_step

@@ -175,31 +175,41 @@ run_experiment(config_lib.load(raw=raw), sys.argv[1])
 """
 
 
-def test_sigkill_during_save_keeps_previous_checkpoint(tmp_path):
-    script = tmp_path / "train.py"
-    script.write_text(KILL_SCRIPT)
-    workdir = tmp_path / "run"
+def _kill_during_a_save(script: Path, workdir: Path, env: dict) -> str | None:
+    """Run the script, SIGKILL it while a save after the first is in progress.
+
+    Returns the temporary directory of the save that was cut off (None if the kill came
+    just after that save completed, a race a retry settles).
+    """
     ckpt = workdir / "ckpt"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, str(script), str(workdir), "40"], env=env)
-    killed_during = None
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             entries = os.listdir(ckpt) if ckpt.is_dir() else []
-            done = [e for e in entries if e.isdigit()]
             tmp = [e for e in entries if "tmp" in e]
-            if done and tmp:
+            if tmp and any(e.isdigit() for e in entries):
                 proc.send_signal(signal.SIGKILL)
-                killed_during = tmp[0]
-                break
+                proc.wait()
+                return tmp[0] if tmp[0] in os.listdir(ckpt) else None
             time.sleep(0.002)
     finally:
         proc.kill()
         proc.wait()
-    assert killed_during is not None, "the run never got to a second save"
-    left = os.listdir(ckpt)
-    assert killed_during in left  # the save really was cut off half-way
+    raise AssertionError("the run never got to a second save")
+
+
+def test_sigkill_during_save_keeps_previous_checkpoint(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(KILL_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for attempt in range(3):
+        workdir = tmp_path / f"run{attempt}"
+        killed_during = _kill_during_a_save(script, workdir, env)
+        if killed_during is not None:
+            break
+    assert killed_during is not None, "three kills all came just after a save completed"
+    ckpt = workdir / "ckpt"
 
     store = CheckpointStore(ckpt, read_only=True)
     steps = store.steps()
