@@ -69,12 +69,16 @@ def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="run directory whose checkpoint to export (its ckpt/)")
     p.add_argument("--out", help="export directory (default: RUN_DIR/export)")
     p.add_argument("--step", default="latest", help="checkpoint: latest, best or a step number")
+    p.add_argument(
+        "--platforms", default="cpu", help="comma-separated platforms to lower for (cpu,cuda)"
+    )
 
 
 def _export(args) -> int:
     from jaxcourse.export import export_run
 
-    print(export_run(args.run_dir, args.out, args.step))
+    platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
+    print(export_run(args.run_dir, args.out, args.step, platforms))
     return 0
 
 

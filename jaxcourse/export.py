@@ -131,9 +131,15 @@ def export_function(
 
 
 def export_run(
-    run_dir: str | Path, out_dir: str | Path | None = None, which: int | str = "latest"
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    which: int | str = "latest",
+    platforms: tuple[str, ...] = ("cpu",),
 ) -> Path:
-    """Export the classifier of a run's checkpoint (`latest`, `best` or a step) to `out_dir`."""
+    """Export the classifier of a run's checkpoint (`latest`, `best` or a step) to `out_dir`.
+
+    `platforms`: where the export may run, any of cpu, cuda, rocm, tpu (lowered for each).
+    """
     from jaxcourse import config as config_lib
     from jaxcourse import models
     from jaxcourse.checkpoint import load_checkpoint
@@ -167,6 +173,7 @@ def export_run(
             "model": meta["model"],
             "data": meta["config"].get("data"),
         },
+        platforms=platforms,
     )
 
 

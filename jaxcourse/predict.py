@@ -91,6 +91,12 @@ class Predictor:
                 f"exported function '{function_path}' is missing or corrupt "
                 f"({type(err).__name__}: {err})"
             ) from None
+        here = jax.devices()[0].platform
+        if not ({here} | ({"cuda", "rocm"} if here == "gpu" else set())) & set(exported.platforms):
+            raise ExportError(
+                f"export '{export_dir}' was made for {', '.join(exported.platforms)}; this "
+                f"machine runs on {here}: export again with `--platforms cpu,cuda` (or tpu)"
+            )
         params = _load_params(export_dir / manifest["params"], manifest["param_names"])
         _check_against(exported, params, manifest, export_dir)
         return cls(lambda x: exported.call(params, x), manifest, str(export_dir))

@@ -186,3 +186,16 @@ def test_export_for_other_shapes_is_named(exported, tmp_path):
 def test_export_without_checkpoints_says_how(tmp_path):
     with pytest.raises(Exception, match="checkpoint.enabled=true"):
         export_run(tmp_path)
+
+
+def test_platforms(exported, tmp_path):
+    run_tmp, _, test_images, out = exported
+    x = test_images[:2].astype(np.float32)[..., None] / 255.0
+    both = export_run(run_tmp / "run", tmp_path / "both", platforms=("cpu", "cuda"))
+    assert json.loads((both / "manifest.json").read_text())["platforms"] == ["cpu", "cuda"]
+    np.testing.assert_allclose(
+        Predictor.load(both).predict(x), Predictor.load(out).predict(x), rtol=1e-6
+    )
+    tpu = export_run(run_tmp / "run", tmp_path / "tpu", platforms=("tpu",))
+    with pytest.raises(ExportError, match=r"was made for tpu; this machine runs on cpu"):
+        Predictor.load(tpu)
