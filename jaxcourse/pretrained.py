@@ -50,13 +50,13 @@ def weights_path(path: str | Path | None = None) -> Path:
     if cached.is_file():
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{WEIGHTS_FILE}.")
     try:
-        with urllib.request.urlopen(WEIGHTS_URL, timeout=30) as response:
-            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{WEIGHTS_FILE}.")
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(response, out)
-        os.replace(tmp, cached)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(WEIGHTS_URL, timeout=30) as web:
+            shutil.copyfileobj(web, out)
+        os.replace(tmp, cached)  # only a complete download enters the cache
     except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
         raise PretrainedError(
             f"Inception-v3 weights not in the cache ('{cached}') and the download from "
             f"{WEIGHTS_URL} failed ({err}); download the file elsewhere and pass its path "
