@@ -188,3 +188,18 @@ def test_inception_backbone_for_transfer(keras_model, tmp_path):
     # Frozen: only the head has optimizer state (set_to_zero keeps none for the backbone).
     sizes = [np.size(a) for a in jax.tree_util.tree_leaves(training.state.opt_state)]
     assert sum(sizes) < 3 * (2048 * 3 + 3) + 10
+
+
+def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch):
+    from jaxcourse import pretrained
+
+    monkeypatch.setenv("JAXCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pretrained, "WEIGHTS_URL", (tmp_path / "offline.h5").as_uri())
+    with pytest.raises(PretrainedError, match=r"download .* failed .*--weights PATH"):
+        pretrained.weights_path()
+    assert list((tmp_path / "cache").iterdir()) == []  # no partial file left in the cache
+    with pytest.raises(PretrainedError, match="weights file '.*nothere.h5' does not exist"):
+        pretrained.weights_path(tmp_path / "nothere.h5")
+    cached = tmp_path / "cache" / pretrained.WEIGHTS_FILE
+    cached.write_bytes(b"cached")
+    assert pretrained.weights_path() == cached
