@@ -117,3 +117,15 @@ def test_confusion_matrix_and_per_class_accuracy():
     report = class_report(np.eye(5)[labels], predictions, list("abcde"))  # one-hot labels
     assert report["per_class_accuracy"]["e"] is None  # class absent from the labels
     assert np.sum(report["confusion_matrix"]["counts"]) == 200
+
+
+def test_mlp_input_dropout_only_in_training():
+    model, params, x = build("mlp", hidden=[8], input_dropout=0.5)
+    a = model.apply({"params": params}, x, train=True, rngs={"dropout": jax.random.key(1)})
+    b = model.apply({"params": params}, x, train=True, rngs={"dropout": jax.random.key(2)})
+    assert not np.allclose(a, b)
+    flat = np.asarray(x).reshape(3, -1)
+    hidden = np.tanh(flat @ params["hidden1"]["kernel"] + params["hidden1"]["bias"])
+    expect = hidden @ params["output"]["kernel"] + params["output"]["bias"]
+    got = model.apply({"params": params}, x, train=False)
+    np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-5)

@@ -92,6 +92,18 @@ def test_lstm_on_fashion_mnist(tmp_path):
     assert summary["final"]["test_accuracy"] >= 0.88
 
 
+@needs_fashion
+def test_dropout_narrows_the_gap_on_fashion_mnist(tmp_path):
+    # 1,000 training images, 60 epochs, both variants: ~40 s. Measured: without dropout train
+    # 1.000 / test 0.793, with dropout train 0.951 / test 0.798.
+    summary = run_in_process("dropout_overfitting", tmp_path)
+    final = {label: v["final"] for label, v in summary["variants"].items()}
+    gap = {label: f["train_accuracy"] - f["test_accuracy"] for label, f in final.items()}
+    assert final["no_dropout"]["train_accuracy"] > 0.99  # memorised
+    assert gap["dropout"] < gap["no_dropout"] - 0.03
+    assert final["dropout"]["test_accuracy"] >= final["no_dropout"]["test_accuracy"] - 0.01
+
+
 @needs_mnist_test
 def test_cnn_on_the_genuine_mnist_test_set(tmp_path):
     # Train on 8,000 of the 10,000 MNIST test images, test on the other 2,000: ~20 s.
