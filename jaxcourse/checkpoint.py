@@ -278,7 +278,8 @@ class CheckpointStore:
         except Exception as err:  # noqa: BLE001
             raise CheckpointError(
                 f"checkpoint '{where / 'state'}' is missing or unreadable "
-                f"({type(err).__name__}: {_first_line(err)})"
+                f"({type(err).__name__}: {_first_line(err)}); delete '{where}' to resume from "
+                "an older checkpoint"
             ) from None
         wanted = _shapes(state_tree(template))
         problems = []
