@@ -118,6 +118,59 @@ def _sweep(args) -> int:
     return 0
 
 
+def _add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="run directory whose checkpoint to export (its ckpt/)")
+    p.add_argument("--out", help="export directory (default: RUN_DIR/export)")
+    p.add_argument("--step", default="latest", help="checkpoint: latest, best or a step number")
+    p.add_argument(
+        "--platforms", default="cpu", help="comma-separated platforms to lower for (cpu,cuda)"
+    )
+
+
+def _export(args) -> int:
+    from jaxcourse.export import export_run
+
+    platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
+    print(export_run(args.run_dir, args.out, args.step, platforms))
+    return 0
+
+
+def _add_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="EXPORT_DIR IMAGE",
+        help="an export directory then image files (only images with --model)",
+    )
+    p.add_argument("--top-k", type=int, default=5, help="labels to print per image")
+    p.add_argument("--model", choices=["inception_v3"], help="a pretrained model instead")
+    p.add_argument(
+        "--weights", help="inception_v3 weights (.h5); default: the cache, downloaded if online"
+    )
+    p.add_argument("--invert", action="store_true", help="invert pixels (dark-on-light images)")
+    p.add_argument("--json", action="store_true", help="print JSON with all probabilities")
+
+
+def _predict(args) -> int:
+    from jaxcourse.predict import Predictor, format_result
+
+    if args.model:
+        from jaxcourse.pretrained import inception_v3_predictor
+
+        predictor, images = inception_v3_predictor(args.weights), args.paths
+    else:
+        if len(args.paths) < 2:
+            raise JaxcourseError("give an export directory and at least one image")
+        predictor, images = Predictor.load(args.paths[0]), args.paths[1:]
+    if args.invert:
+        predictor.manifest["preprocessing"]["invert"] = True
+    result = predictor.classify(images, args.top_k)
+    print(format_result(result, args.json))
+    for image, why in result.failures:
+        print(f"jaxcourse predict: skipped '{image}': {why}", file=sys.stderr)
+    return 1 if result.failures else 0
+
+
 COMMANDS = [
     ("run", "run an experiment from a YAML config", _add_run, _run),
     ("config", "show a resolved config or the documented schema", _add_config, _config),
@@ -134,6 +187,8 @@ COMMANDS = [
         _add_sweep,
         _sweep,
     ),
+    ("export", "export a run's model (StableHLO + params + manifest)", _add_export, _export),
+    ("predict", "classify images with an exported or pretrained model", _add_predict, _predict),
 ]
 
 

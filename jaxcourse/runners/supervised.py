@@ -20,6 +20,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from jaxcourse import data as data_lib
 from jaxcourse import losses, metrics, models, optim, plots, train
 from jaxcourse import parallel as parallel_lib
+from jaxcourse.checkpoint import CheckpointConfig
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryName, RegistryRef, Section
 from jaxcourse.data.batching import BatchSchedule
 from jaxcourse.errors import ConfigError, NonFiniteLossError
@@ -93,6 +94,9 @@ class SupervisedConfig(ExperimentConfig):
     parallel: parallel_lib.ParallelConfig = Field(
         default_factory=parallel_lib.ParallelConfig,
         description="Devices and hosts the run spreads over (see docs/multi_device.md).",
+    )
+    checkpoint: CheckpointConfig = Field(
+        CheckpointConfig(), description="Orbax checkpoints in <workdir>/ckpt and resuming."
     )
 
 
