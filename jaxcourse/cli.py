@@ -65,9 +65,27 @@ def _config(args) -> int:
     return 0
 
 
+def _add_data(p: argparse.ArgumentParser) -> None:
+    from jaxcourse.records import commands
+
+    commands.add_arguments(p)
+
+
+def _data(args) -> int:
+    from jaxcourse.records import commands
+
+    return commands.handle(args)
+
+
 COMMANDS = [
     ("run", "run an experiment from a YAML config", _add_run, _run),
     ("config", "show a resolved config or the documented schema", _add_config, _config),
+    (
+        "data",
+        "convert datasets to record files (TFRecord, ArrayRecord) and inspect them",
+        _add_data,
+        _data,
+    ),
 ]
 
 

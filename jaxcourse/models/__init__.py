@@ -5,6 +5,7 @@ A model entry is `factory(cfg, spec) -> flax.linen.Module`; every module's `__ca
 """
 
 from jaxcourse.models import dense  # noqa: F401, E402  (registers its models)
+from jaxcourse.models import multihead  # noqa: F401, E402  (registers its models)
 from jaxcourse.models.registry import MODELS, ModelConfig, build, describe_params
 
 __all__ = ["MODELS", "ModelConfig", "build", "describe_params"]
