@@ -77,6 +77,18 @@ def _data(args) -> int:
     return commands.handle(args)
 
 
+def _add_captcha_predict(p: argparse.ArgumentParser) -> None:
+    from jaxcourse import captcha_predict
+
+    captcha_predict.add_arguments(p)
+
+
+def _captcha_predict(args) -> int:
+    from jaxcourse import captcha_predict
+
+    return captcha_predict.handle(args)
+
+
 COMMANDS = [
     ("run", "run an experiment from a YAML config", _add_run, _run),
     ("config", "show a resolved config or the documented schema", _add_config, _config),
@@ -85,6 +97,12 @@ COMMANDS = [
         "convert datasets to record files (TFRecord, ArrayRecord) and inspect them",
         _add_data,
         _data,
+    ),
+    (
+        "captcha-predict",
+        "read CAPTCHA images with a trained multitask run",
+        _add_captcha_predict,
+        _captcha_predict,
     ),
 ]
 

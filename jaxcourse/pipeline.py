@@ -165,15 +165,20 @@ def load_split(cfg: PipelineConfig, split: str) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in ("x", "y")}
 
 
-def prefetch_to_device(batches: Iterator[dict], size: int, device=None) -> Iterator[dict]:
-    """Yield batches already placed on `device`, keeping `size` of them transferred ahead."""
+def prefetch_to_device(items: Iterator, size: int, device=None) -> Iterator:
+    """Yield `items` with their numpy arrays already on `device`, `size` items ahead.
+
+    An item is any pytree (e.g. a batch dict, or a (task, batch) pair); leaves that are not
+    numpy arrays pass through unchanged.
+    """
     if size == 0:
-        yield from batches
+        yield from items
         return
     device = device or jax.devices()[0]
+    put = lambda a: jax.device_put(a, device) if isinstance(a, np.ndarray) else a
     queue: collections.deque = collections.deque()
-    for batch in batches:
-        queue.append(jax.device_put(batch, device))
+    for item in items:
+        queue.append(jax.tree_util.tree_map(put, item))
         if len(queue) > size:
             yield queue.popleft()
     while queue:

@@ -16,16 +16,18 @@ from jaxcourse.models.registry import MODELS, ModelConfig
 
 
 def max_pool_2x2(x):
-    """2x2 max pooling as a reshape-max (odd edges dropped); much faster than reduce_window on CPU."""
+    """2x2 max pooling as a reshape-max (odd edges dropped): faster than reduce_window on CPU."""
     n, h, w, c = x.shape
     x = x[:, : h // 2 * 2, : w // 2 * 2]
     return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
-def as_float_image(x):
-    """uint8 images to float in [0, 1], with a channel axis (NHWC)."""
+def as_float_image(x, invert: bool = False):
+    """uint8 images to float in [0, 1] (1 - that if `invert`), with a channel axis (NHWC)."""
     if x.dtype == jnp.uint8:
         x = x.astype(jnp.float32) / 255.0
+    if invert:
+        x = 1.0 - x
     return x[..., None] if x.ndim == 3 else x
 
 
@@ -35,10 +37,11 @@ class ConvTrunk(nn.Module):
     channels: tuple[int, ...] = (32, 64, 64)
     dense: int = 256
     dropout: float = 0.25
+    invert: bool = False
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = as_float_image(x)
+        x = as_float_image(x, self.invert)
         for i, c in enumerate(self.channels):
             x = nn.relu(nn.Conv(c, (3, 3), padding="SAME", name=f"conv{i + 1}")(x))
             x = max_pool_2x2(x)
@@ -57,10 +60,12 @@ class MultiHeadCNN(nn.Module):
     channels: tuple[int, ...] = (32, 64, 64)
     dense: int = 256
     dropout: float = 0.25
+    invert: bool = False
 
     @nn.compact
     def __call__(self, x, train: bool = False, task: str | None = None):
-        features = ConvTrunk(self.channels, self.dense, self.dropout, name="trunk")(x, train)
+        trunk = ConvTrunk(self.channels, self.dense, self.dropout, self.invert, name="trunk")
+        features = trunk(x, train)
         task = task or self.tasks[0][0]
         names = [t[0] for t in self.tasks]
         if task not in names:
@@ -86,12 +91,19 @@ class MultiHeadCNNConfig(ModelConfig):
     channels: list[int] = Field([32, 64, 64], description="Filters of each conv3x3+pool block.")
     dense: int = Field(256, gt=0, description="Width of the shared dense layer.")
     dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout after the dense layer.")
+    invert: bool = Field(
+        False, description="Feed 1 - pixel/255: dark text on light paper becomes ink on zero."
+    )
 
 
 def build_multihead(cfg: MultiHeadCNNConfig, tasks) -> MultiHeadCNN:
     """The model for `tasks` = ((name, num_heads, num_classes), ...)."""
     return MultiHeadCNN(
-        tasks=tuple(tasks), channels=tuple(cfg.channels), dense=cfg.dense, dropout=cfg.dropout
+        tasks=tuple(tasks),
+        channels=tuple(cfg.channels),
+        dense=cfg.dense,
+        dropout=cfg.dropout,
+        invert=cfg.invert,
     )
 
 
