@@ -4,8 +4,10 @@ A model entry is `factory(cfg, spec) -> flax.linen.Module`; every module's `__ca
 `(x, train: bool)` so that the train step can switch dropout on and off.
 """
 
-from jaxcourse.models import dense  # noqa: F401, E402  (registers its models)
-from jaxcourse.models import multihead  # noqa: F401, E402  (registers its models)
+from jaxcourse.models import (
+    dense,  # noqa: F401, E402  (registers its models)
+    multihead,  # noqa: F401, E402  (registers its models)
+)
 from jaxcourse.models.registry import MODELS, ModelConfig, build, describe_params
 
 __all__ = ["MODELS", "ModelConfig", "build", "describe_params"]

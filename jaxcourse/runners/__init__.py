@@ -11,8 +11,10 @@ from pathlib import Path
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
 from jaxcourse.rundir import RunDir
-from jaxcourse.runners import supervised  # noqa: F401  (registers its experiment)
-from jaxcourse.runners import multitask  # noqa: F401  (registers its experiment)
+from jaxcourse.runners import (
+    multitask,  # noqa: F401  (registers its experiment)
+    supervised,  # noqa: F401  (registers its experiment)
+)
 
 
 def default_workdir(config_path: str | Path | None, config) -> Path:
