@@ -41,12 +41,12 @@ def _spec_metadata(spec, source: DataConfig) -> dict:
     return {"spec": dataclasses.asdict(spec), "source": source.model_dump(mode="json")}
 
 
-def _captcha_stream(cfg: captcha.CaptchaConfig, seed: int):
+def _captcha_stream(cfg: captcha.CaptchaConfig, seed: int, image_encoding: Encoding = "png"):
     """CAPTCHA examples streamed split by split (never all in memory)."""
     gen = captcha.CaptchaGenerator(cfg)
     schema = Schema(
         (
-            FeatureSpec("image", "uint8", (cfg.height, cfg.width, 3), "png"),
+            FeatureSpec("image", "uint8", (cfg.height, cfg.width, 3), image_encoding),
             FeatureSpec("label", "int64", (cfg.length,), "list"),
             FeatureSpec("text", "bytes", (), "bytes"),
         ),
@@ -72,7 +72,7 @@ def convert(
     out_dir = Path(out_dir)
     seed = source.seed if source.seed is not None else seed
     if source.name in STREAMS:
-        schema, streams = STREAMS[source.name](source, seed)
+        schema, streams = STREAMS[source.name](source, seed, image_encoding)
         written = {}
         for split, (n, examples) in streams.items():
             records: Iterator[bytes] = (
