@@ -7,6 +7,8 @@ with several tasks (alternating training) every task has its own heads on the sa
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax.numpy as jnp
 from flax import linen as nn
 from pydantic import Field
@@ -88,6 +90,7 @@ class MultiHeadCNN(nn.Module):
 
 
 class MultiHeadCNNConfig(ModelConfig):
+    name: Literal["multihead_cnn"] = Field("multihead_cnn", description="The model.")
     channels: list[int] = Field([32, 64, 64], description="Filters of each conv3x3+pool block.")
     dense: int = Field(256, gt=0, description="Width of the shared dense layer.")
     dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout after the dense layer.")

@@ -33,6 +33,7 @@ from jaxcourse.errors import ConfigError
 from jaxcourse.models.multihead import MultiHeadCNN, MultiHeadCNNConfig, build_multihead
 from jaxcourse.pipeline import PipelineConfig, RecordPipeline, load_split, prefetch_to_device
 from jaxcourse.progress import progress_bar
+from jaxcourse.records import RecordFilesError, SchemaError
 from jaxcourse.rundir import RunDir
 
 PARAMS_FILE = "params.msgpack"
@@ -161,9 +162,12 @@ class MultitaskTraining:
 
 
 def build(config: MultitaskConfig) -> MultitaskTraining:
-    pipelines = {
-        t.name: RecordPipeline(t.data, config.seed + i) for i, t in enumerate(config.tasks)
-    }
+    pipelines = {}
+    for i, t in enumerate(config.tasks):
+        try:
+            pipelines[t.name] = RecordPipeline(t.data, config.seed + i)
+        except (RecordFilesError, SchemaError) as err:
+            raise ConfigError(f"config key 'tasks.{i}.data.path': {err}") from None
     heads = []
     for i, t in enumerate(config.tasks):
         schema = pipelines[t.name].schema
