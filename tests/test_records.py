@@ -279,3 +279,6 @@ def test_tensorflow_reads_our_files_and_we_read_theirs(tmp_path):
         for i in range(3):
             w.write(schema.encode({k: v[i] for k, v in arrays.items()}))
     assert [schema.decode(r)["y"] for r in read_tfrecord(theirs)] == [0, 1, 2]
+    ours = tmp_path / "ours.tfrecord"
+    write_tfrecord(ours, (schema.encode({k: v[i] for k, v in arrays.items()}) for i in range(3)))
+    assert ours.read_bytes() == theirs.read_bytes()  # byte for byte
