@@ -147,23 +147,24 @@ def read_tfrecord(
         index, offset = 0, 0
         while offset < file_size:
             try:
-                header = f.read(_HEADER.size)
-                length = _check_header(path, index, header, file_size, offset)
-                data = f.read(length)
-                footer = f.read(_FOOTER.size)
-                if verify:
-                    _check_data(path, index, data, footer)
+                length = _check_header(path, index, f.read(_HEADER.size), file_size, offset)
             except CorruptRecordError as err:
                 if on_error == "raise":
                     raise
-                stats.bad.append((err.path, err.index, err.reason))
-                if "data checksum" not in err.reason:
-                    return
-                offset += _HEADER.size + length + _FOOTER.size
-                index += 1
-                continue
+                stats.bad.append((err.path, err.index, err.reason + "; rest of file skipped"))
+                return
+            data = f.read(length)
+            footer = f.read(_FOOTER.size)
             offset += _HEADER.size + length + _FOOTER.size
             index += 1
+            if verify:
+                try:
+                    _check_data(path, index - 1, data, footer)
+                except CorruptRecordError as err:
+                    if on_error == "raise":
+                        raise
+                    stats.bad.append((err.path, err.index, err.reason))
+                    continue
             stats.records += 1
             yield data
 
