@@ -8,8 +8,10 @@ CAPTCHA records stored as PNG (as `data convert` writes by default) and as raw p
 2. training steps/s with the real loader (records -> decode -> augment -> batch -> device)
    vs. with the decoded split already in device memory (batches gathered inside the jit).
 
-The training variants alternate in blocks (`--repeats`), so that load from other processes
-hits all of them alike; the table reports medians. Prints a Markdown table, then JSON.
+The training variants alternate in blocks (`--repeats`, order rotated), so that load from
+other processes hits all of them alike; the table reports medians of wall-clock steps/s and
+of process CPU time per step (the loader's decoding shows up there; on a machine shared with
+other jobs it is the steadier number). Prints Markdown tables, then JSON.
 
     python experiments/bench_pipeline.py [--config C] [--examples 2000] [--steps 40]
 """
@@ -64,6 +66,12 @@ def grain_rate(pipeline: RecordPipeline, steps: int, threads: int) -> float:
     for _ in range(steps):
         next(it)
     return steps * cfg.batch_size / (time.perf_counter() - t)
+
+
+def _rates(steps: int, t0: float, cpu0: float) -> tuple[float, float]:
+    """(steps/s of wall time, process CPU milliseconds per step) since (t0, cpu0)."""
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return steps / wall, 1000 * cpu / steps
 
 
 def main(argv=None) -> int:
@@ -126,43 +134,54 @@ def main(argv=None) -> int:
     jax.block_until_ready(state)
 
     def time_memory(state, first):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for n in range(first, first + args.steps):
             state, _ = mem_step(state, data, schedule.indices(n))
         jax.block_until_ready(state)
-        return state, args.steps / (time.perf_counter() - t)
+        return state, _rates(args.steps, t, cpu)
 
     def time_loader(pipe):
         def timed(state, first):
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             batches = (wrap(b) for b in pipe.batches(first, args.steps))
             for b in prefetch_to_device(batches, cfg.device_prefetch):
                 state, _ = loader_step(state, b)
             jax.block_until_ready(state)
-            return state, args.steps / (time.perf_counter() - t)
+            return state, _rates(args.steps, t, cpu)
 
         return timed
 
     variants = {"in memory": time_memory}
     variants.update({f"{enc} records": time_loader(p) for enc, p in pipelines.items()})
     blocks: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_blocks: dict[str, list[float]] = {name: [] for name in variants}
     step = 1
-    for _ in range(args.repeats):
-        for name, fn in variants.items():
-            state, rate = fn(state, step)
+    order = list(variants)
+    for r in range(args.repeats):
+        for name in order[r % len(order) :] + order[: r % len(order)]:  # rotate the order
+            state, (rate, cpu_ms) = variants[name](state, step)
             blocks[name].append(rate)
+            cpu_blocks[name].append(cpu_ms)
             step += args.steps
     medians = {name: statistics.median(b) for name, b in blocks.items()}
+    cpu = {name: statistics.median(b) for name, b in cpu_blocks.items()}
     results["train_steps_per_s"] = {"median": medians, "blocks": blocks}
+    results["train_cpu_ms_per_step"] = {"median": cpu, "blocks": cpu_blocks}
 
     bs = cfg.batch_size
     print("| measurement | rate |\n|---|---|")
     for name, r in rates.items():
         print(f"| loader alone: {name} | {r:,.0f} examples/s |")
-    mem = medians["in memory"]
+    print(
+        "\n| training | steps/s (wall, median) | vs in memory | CPU ms/step (median) | in-memory CPU / this CPU |"
+    )
+    print("|---|---|---|---|---|")
+    mem, mem_cpu = medians["in memory"], cpu["in memory"]
     for name, r in medians.items():
-        ratio = "" if name == "in memory" else f", {r / mem:.1%} of in-memory"
-        print(f"| training, {name} | {r:.2f} steps/s ({r * bs:,.0f} examples/s){ratio} |")
+        print(
+            f"| {name} | {r:.2f} ({r * bs:,.0f} ex/s) | {r / mem:.1%} | {cpu[name]:.0f} | "
+            f"{mem_cpu / cpu[name]:.1%} |"
+        )
     print(json.dumps(results, indent=2))
     tmp.cleanup()
     return 0

@@ -122,7 +122,7 @@ def _config(tmp_path, mode, tasks, steps=60, schedule=None):
     return load(raw=raw)
 
 
-def test_joint_training_learns_and_predict_reads_back(tmp_path):
+def test_joint_training_learns_and_predict_reads_back(tmp_path, capsys):
     from jaxcourse.captcha_predict import CaptchaReader
     from jaxcourse.runners import run_experiment
 
@@ -137,6 +137,11 @@ def test_joint_training_learns_and_predict_reads_back(tmp_path):
     image = np.zeros((8, 16, 3), np.uint8)
     image[:, 0:4] = 200  # classes 2 and 0 -> "ca"
     assert reader.read([image]) == ["ca"]
+    from PIL import Image
+
+    Image.fromarray(image).save(tmp_path / "ca.png")
+    assert cli.main(["captcha-predict", str(tmp_path / "run"), str(tmp_path / "ca.png")]) == 0
+    assert capsys.readouterr().out.strip().endswith("ca")
 
 
 def test_alternating_updates_only_the_scheduled_task(tmp_path):
