@@ -173,7 +173,8 @@ def main(argv=None) -> int:
     for name, r in rates.items():
         print(f"| loader alone: {name} | {r:,.0f} examples/s |")
     print(
-        "\n| training | steps/s (wall, median) | vs in memory | CPU ms/step (median) | in-memory CPU / this CPU |"
+        "\n| training | steps/s (wall, median) | vs in memory | CPU ms/step (median) "
+        "| in-memory CPU / this CPU |"
     )
     print("|---|---|---|---|---|")
     mem, mem_cpu = medians["in memory"], cpu["in memory"]
