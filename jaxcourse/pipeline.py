@@ -73,22 +73,15 @@ class ImageDecoder:
                 raise ConfigError(f"records have no feature '{key}' (features: {schema.names})")
         x_spec = schema[self.x_name]
         self.png = x_spec.encoding == "png"
-        self._decode_only = Schema(tuple(f for f in schema.features if f.name != self.x_name))
         h, w = image.size if image.size else x_spec.shape[:2]
         self.output_shape = (h, w) if image.grayscale else (h, w, 3)
 
     def __call__(self, data: bytes, where: str = "record") -> dict[str, np.ndarray]:
         from PIL import Image
-        from tensorflow_datasets.proto import tf_example_pb2
 
-        example = self._decode_only.decode(data, where)
-        if self.png:
-            proto = tf_example_pb2.Example.FromString(data)
-            blob = proto.features.feature[self.x_name].bytes_list.value[0]
-            img = Image.open(io.BytesIO(blob))
-        else:
-            x = self.schema.decode(data, where)[self.x_name]
-            img = Image.fromarray(x)
+        example = self.schema.decode(data, where, keep_png=True)
+        x = example[self.x_name]
+        img = Image.open(io.BytesIO(x)) if self.png else Image.fromarray(x)
         img = img.convert("L" if self.image.grayscale else "RGB")
         if self.image.size is not None and img.size != self.image.size[::-1]:
             img = img.resize(self.image.size[::-1], Image.BILINEAR)

@@ -133,8 +133,14 @@ class Schema:
                 fmap[spec.name].int64_list.value.extend(a.ravel().astype(np.int64).tolist())
         return proto.SerializeToString()
 
-    def decode(self, data: bytes, where: str = "record") -> dict[str, np.ndarray | bytes]:
-        """The features of a serialized `tf.train.Example`, as arrays of the schema's shapes."""
+    def decode(
+        self, data: bytes, where: str = "record", keep_png: bool = False
+    ) -> dict[str, np.ndarray | bytes]:
+        """The features of a serialized `tf.train.Example`, as arrays of the schema's shapes.
+
+        `keep_png=True` returns PNG features as their encoded bytes (for a caller that
+        decodes them itself); `where` names the record in error messages.
+        """
         proto = tf_example_pb2.Example()
         try:
             proto.ParseFromString(data)
@@ -151,6 +157,9 @@ class Schema:
                 continue
             if spec.encoding in ("raw", "png"):
                 blob = feat.bytes_list.value[0] if feat.bytes_list.value else b""
+                if spec.encoding == "png" and keep_png:
+                    out[spec.name] = blob
+                    continue
                 if spec.encoding == "png":
                     a = png_decode(blob)
                 else:
