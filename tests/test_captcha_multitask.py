@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcourse import cli, train
+from jaxcourse import cli
 from jaxcourse.config import load
 from jaxcourse.data.captcha import CaptchaConfig, CaptchaGenerator
 from jaxcourse.errors import ConfigError
@@ -20,8 +20,9 @@ from jaxcourse.runners.multitask import head_loss, head_metrics
 
 
 def test_captcha_generator_is_reproducible_and_seeded():
-    import captcha.image
     import secrets
+
+    import captcha.image
 
     gen = CaptchaGenerator(CaptchaConfig(name="captcha", length=5, alphabet="ab", width=90))
     a, text_a = gen.example(0, "train", 3)
@@ -182,3 +183,29 @@ def test_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="schedule names unknown task 'c'"):
         _config(tmp_path, "alternating", [("a", tmp_path / "a")], schedule=["a", "c"])
     assert cli.main(["captcha-predict", str(tmp_path), "nothing.png"]) == 1
+
+
+@pytest.mark.slow
+def test_captcha_model_learns_real_captchas(tmp_path):
+    """A bounded real run (3,000 CAPTCHAs, 800 steps; about 2-3 minutes on 2 free cores)."""
+    from jaxcourse.runners import run_experiment
+
+    records = tmp_path / "captcha"
+    convert(parse_source("captcha:train_size=3000,test_size=500"), records)
+    raw = {
+        "experiment": "multitask",
+        "workdir": str(tmp_path / "run"),
+        "tasks": [
+            {
+                "name": "captcha",
+                "data": {"path": str(records), "image": {"size": [30, 80]}, "shift": 2},
+            }
+        ],
+        "model": {"channels": [16, 32, 64], "invert": True},
+        "optimizer": {"name": "adam", "learning_rate": 0.001},
+        "train": {"steps": 800, "log_every": 200},
+        "plots": False,
+    }
+    final = run_experiment(load(raw=raw))["final"]
+    assert final["test_captcha_char_accuracy"] > 0.75
+    assert final["test_captcha_string_accuracy"] > 0.3
