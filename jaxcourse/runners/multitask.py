@@ -87,6 +87,8 @@ class MultitaskConfig(ExperimentConfig):
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise ValueError(f"task names must be distinct, got {names}")
+        if self.schedule is not None and self.mode != "alternating":
+            raise ValueError("schedule is for mode: alternating (joint trains every task)")
         for name in self.schedule or []:
             if name not in names:
                 raise ValueError(f"schedule names unknown task '{name}'; tasks: {names}")
@@ -94,7 +96,7 @@ class MultitaskConfig(ExperimentConfig):
 
     @property
     def cycle(self) -> list[str]:
-        """Task of each step, repeated: all tasks (joint) or the alternating schedule."""
+        """Alternating mode: the task of each step, repeated (default: each task in turn)."""
         return self.schedule or [t.name for t in self.tasks]
 
 
@@ -237,11 +239,10 @@ def build(config: MultitaskConfig) -> MultitaskTraining:
 
 def _task_batches(config: MultitaskConfig, tr: MultitaskTraining, start: int, total: int):
     """Per step: (task key, batch), batches from each task's pipeline in schedule order."""
-    cycle = config.cycle
     if config.mode == "joint":
-        iters = {t: tr.pipelines[t].batches(start, total - start) for t in cycle}
+        iters = {t: p.batches(start, total - start) for t, p in tr.pipelines.items()}
         for _ in range(start, total):
-            batches = {t: next(iters[t]) for t in cycle}
+            batches = {t: next(it) for t, it in iters.items()}
             yield (
                 "joint",
                 {
@@ -251,6 +252,7 @@ def _task_batches(config: MultitaskConfig, tr: MultitaskTraining, start: int, to
             )
         return
     # alternating: task t's k-th turn reads that task's k-th batch
+    cycle = config.cycle
     counts = {t: 0 for t in cycle}
     for n in range(start):
         counts[cycle[n % len(cycle)]] += 1
