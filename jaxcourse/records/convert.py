@@ -8,7 +8,6 @@ SOURCE is a registered dataset with options, ``NAME[:key=value,...]``, e.g. ``mn
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -102,7 +101,7 @@ def convert(
     return {
         "directory": str(out_dir),
         "format": fmt,
-        "schema": json.loads(json.dumps(schema.to_json())),
+        "features": {f.name: f"{f.dtype}{list(f.shape)} {f.encoding}" for f in schema.features},
         "shards": {s: [p.name for p in paths] for s, paths in written.items()},
     }
 
