@@ -118,6 +118,12 @@ def head_metrics(logits, labels) -> dict:
     return out
 
 
+def task_metrics(task: str, logits, labels) -> dict:
+    """`head_metrics` and the loss of one task, keys prefixed with the task's name."""
+    metrics = {"loss": head_loss(logits, labels), **head_metrics(logits, labels)}
+    return {f"{task}_{k}": v for k, v in metrics.items()}
+
+
 def task_tx(tx: optax.GradientTransformation, params, task: str):
     """`tx` restricted to the trunk and `task`'s heads (other parameters: no update)."""
     mask = jax.tree_util.tree_map_with_path(lambda path, _: _owner(path) in ("trunk", task), params)
@@ -210,9 +216,7 @@ def build(config: MultitaskConfig) -> MultitaskTraining:
             return sum(weights[t] * head_loss(outputs[t], labels[t]) for t in names)
 
         def metrics_fn(outputs, labels):
-            return {
-                f"{t}_{k}": v for t in names for k, v in head_metrics(outputs[t], labels[t]).items()
-            }
+            return {k: v for t in names for k, v in task_metrics(t, outputs[t], labels[t]).items()}
 
         steps = {"joint": train.make_train_step(joint_apply(model, names), loss_fn, tx, metrics_fn)}
     else:
@@ -223,9 +227,8 @@ def build(config: MultitaskConfig) -> MultitaskTraining:
         steps = {}
         for t in names:
             apply_t = functools.partial(model.apply, task=t)
-            prefixed = lambda o, y, t=t: {f"{t}_{k}": v for k, v in head_metrics(o, y).items()}
             steps[t] = train.make_train_step(
-                apply_t, head_loss, per_task_state_tx(txs, t), prefixed
+                apply_t, head_loss, per_task_state_tx(txs, t), functools.partial(task_metrics, t)
             )
     evals = {
         t: train.make_eval_step(functools.partial(model.apply, task=t), head_loss, head_metrics)
