@@ -171,6 +171,30 @@ def _predict(args) -> int:
     return 1 if result.failures else 0
 
 
+def _add_data(p: argparse.ArgumentParser) -> None:
+    from jaxcourse.records import commands
+
+    commands.add_arguments(p)
+
+
+def _data(args) -> int:
+    from jaxcourse.records import commands
+
+    return commands.handle(args)
+
+
+def _add_captcha_predict(p: argparse.ArgumentParser) -> None:
+    from jaxcourse import captcha_predict
+
+    captcha_predict.add_arguments(p)
+
+
+def _captcha_predict(args) -> int:
+    from jaxcourse import captcha_predict
+
+    return captcha_predict.handle(args)
+
+
 COMMANDS = [
     ("run", "run an experiment from a YAML config", _add_run, _run),
     ("config", "show a resolved config or the documented schema", _add_config, _config),
@@ -189,6 +213,18 @@ COMMANDS = [
     ),
     ("export", "export a run's model (StableHLO + params + manifest)", _add_export, _export),
     ("predict", "classify images with an exported or pretrained model", _add_predict, _predict),
+    (
+        "data",
+        "convert datasets to record files (TFRecord, ArrayRecord) and inspect them",
+        _add_data,
+        _data,
+    ),
+    (
+        "captcha-predict",
+        "read CAPTCHA images with a trained multitask run",
+        _add_captcha_predict,
+        _captcha_predict,
+    ),
 ]
 
 

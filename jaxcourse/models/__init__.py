@@ -4,7 +4,13 @@ A model entry is `factory(cfg, spec) -> flax.linen.Module`; every module's `__ca
 `(x, train: bool)` so that the train step can switch dropout on and off.
 """
 
-from jaxcourse.models import conv, dense, inception_v3, recurrent  # noqa: F401, E402
+from jaxcourse.models import (  # noqa: F401, E402  (register their models)
+    conv,
+    dense,
+    inception_v3,
+    multihead,
+    recurrent,
+)
 from jaxcourse.models.registry import MODELS, ModelConfig, build, describe_params
 
 __all__ = ["MODELS", "ModelConfig", "build", "describe_params"]

@@ -14,6 +14,7 @@ from jaxcourse.config import EXPERIMENTS
 from jaxcourse.rundir import RunDir
 from jaxcourse.runners import (  # noqa: F401  (register their experiments)
     compare,
+    multitask,
     race,
     supervised,
     transfer,
