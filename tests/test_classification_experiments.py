@@ -108,6 +108,8 @@ def test_dropout_narrows_the_train_test_gap(tmp_path):
         "data.name=mnist",
         f"data.dir={noisy}",
         "data.train_size=200",
+        "optimizer.name=sgd",
+        "optimizer.learning_rate=0.2",
         "model.hidden=[400,400]",
         "train.epochs=40",
         "train.batch_size=20",
