@@ -28,7 +28,7 @@ from orbax.checkpoint import checkpoint_managers as policies
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from jaxcourse.config import Section, to_dict
-from jaxcourse.errors import JaxcourseError
+from jaxcourse.errors import ConfigError, JaxcourseError
 from jaxcourse.hooks import HOOK_FACTORIES, Hook
 from jaxcourse.rundir import write_atomic
 from jaxcourse.train import TrainState
@@ -483,7 +483,14 @@ class CheckpointHook(Hook):
 
 def checkpoint_hook(config, rundir, training) -> CheckpointHook | None:
     cfg = getattr(config, "checkpoint", None)
-    return CheckpointHook(config, rundir, training) if cfg is not None and cfg.enabled else None
+    if cfg is None or not cfg.enabled:
+        return None
+    if jax.process_count() > 1:
+        raise ConfigError(
+            "config key 'checkpoint.enabled': checkpoints are written by one process only; "
+            f"this run has {jax.process_count()} processes (set checkpoint.enabled=false)"
+        )
+    return CheckpointHook(config, rundir, training)
 
 
 HOOK_FACTORIES.append(checkpoint_hook)

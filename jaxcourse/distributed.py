@@ -170,6 +170,8 @@ class SilentRunDir(RunDir):
     a private temporary directory that is removed on `close`.
     """
 
+    writes_files = False
+
     def __init__(self, path: str | Path):
         super().__init__(path)
         self._scratch = tempfile.TemporaryDirectory(prefix="jaxcourse-secondary-")

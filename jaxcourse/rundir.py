@@ -46,6 +46,8 @@ def _json_safe(value: Any) -> Any:
 class RunDir:
     """The files of one run under `path`."""
 
+    writes_files = True  # False where another process of a multi-host run writes them
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._metrics = None

@@ -346,6 +346,8 @@ def make_summary_hook(config, rundir, training) -> SummaryHook | None:
     cfg = getattr(config, "logging", None)
     if not isinstance(cfg, LoggingConfig) or not (cfg.tensorboard or cfg.jsonl):
         return None
+    if not rundir.writes_files:  # only the primary process of a multi-host run logs
+        return None
     return SummaryHook(cfg, config, rundir, training)
 
 
