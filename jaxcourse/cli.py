@@ -49,6 +49,7 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     _add_run(show)
     schema = sub.add_parser("schema", help="print every key of an experiment with its docs")
     schema.add_argument("experiment", nargs="?", default="supervised")
+    schema.add_argument("key", nargs="?", default="", help="only keys under this one, e.g. model")
 
 
 def _config(args) -> int:
@@ -61,6 +62,8 @@ def _config(args) -> int:
 
     cls = config_lib.EXPERIMENTS.config_class(args.experiment, "experiment")
     for key, type_name, default, doc in config_lib.describe_schema(cls):
+        if not key.startswith(args.key):
+            continue
         print(f"{key}  [{type_name}{' = ' + default if default else ''}]\n    {doc}")
     return 0
 

@@ -278,7 +278,9 @@ def describe_schema(cls: type[Section], prefix: str = "") -> list[tuple[str, str
         type_name = _type_name(field.annotation)
         if name_marker is not None:
             type_name = "one of: " + ", ".join(name_marker.registry.names())
-        default = "" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        value = None if field.is_required() else field.get_default(call_default_factory=True)
+        # a section's default is spelled out by its own keys, listed below it
+        default = "" if field.is_required() or isinstance(value, Section) else repr(value)
         rows.append((key, type_name, default, field.description or ""))
         sub = _section_class(field.annotation)
         if ref is not None:
