@@ -105,20 +105,16 @@ def tree_state(tree: dict, template: TrainState) -> TrainState:
     )
 
 
-def _path_name(path) -> str:
-    parts = []
-    for key in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(key, attr):
-                parts.append(str(getattr(key, attr)))
-                break
-    return ".".join(parts)
-
-
 def _shapes(tree) -> dict[str, tuple[tuple[int, ...], str]]:
     """{'params.dense.kernel': (shape, dtype), ...} for every array leaf of `tree`."""
     leaves = jax.tree_util.tree_leaves_with_path(tree)
-    return {_path_name(p): (tuple(np.shape(x)), str(np.dtype(x.dtype))) for p, x in leaves}
+    return {
+        jax.tree_util.keystr(p, simple=True, separator="."): (
+            tuple(np.shape(x)),
+            str(np.dtype(x.dtype)),
+        )
+        for p, x in leaves
+    }
 
 
 def _stored_shapes(metadata) -> dict[str, tuple[tuple[int, ...], str]]:

@@ -7,11 +7,12 @@ import json
 import re
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from jaxcourse import tensorboard_launch
 
 
 def _free_port() -> int:
@@ -25,19 +26,7 @@ def tensorboard(logdir, timeout: float = 90.0):
     """Yield `get(path) -> str` for a TensorBoard serving `logdir`; the server is killed after."""
     port = _free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tensorboard.main",
-            "--logdir",
-            str(logdir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--load_fast",
-            "false",
-        ],
+        tensorboard_launch.command(logdir, "127.0.0.1", port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

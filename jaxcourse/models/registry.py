@@ -61,6 +61,6 @@ def describe_params(params) -> dict[str, float]:
     out = {}
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
         if np.size(leaf) == 1:
-            name = "/".join(str(getattr(p, "key", p)) for p in path)
+            name = jax.tree_util.keystr(path, simple=True, separator="/")
             out[name] = float(np.asarray(leaf).reshape(()))
     return out
