@@ -4,7 +4,7 @@ A model entry is `factory(cfg, spec) -> flax.linen.Module`; every module's `__ca
 `(x, train: bool)` so that the train step can switch dropout on and off.
 """
 
-from jaxcourse.models import conv, dense, recurrent  # noqa: F401, E402  (registers models)
+from jaxcourse.models import conv, dense, fast_conv, recurrent  # noqa: F401, E402  (registers models)
 from jaxcourse.models.registry import MODELS, ModelConfig, build, describe_params
 
 __all__ = ["MODELS", "ModelConfig", "build", "describe_params"]

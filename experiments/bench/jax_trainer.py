@@ -1,0 +1,102 @@
+"""The workloads in jaxcourse: registry models, `train.make_train_step`, data on device.
+
+Two variants: `tuned` (jaxcourse as shipped: its fastest model lowering, several steps fused
+into one compiled call, XLA flags from `jaxcourse.perf`) and `plain` (one jitted step per call
+on the plain models: the baseline the tuning is measured against).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.bench.timing import best_rate
+from experiments.bench.workloads import IMAGE, Workload
+
+MODEL_CONFIGS = {
+    "softmax": {"name": "softmax"},
+    "mlp": {"name": "mlp", "hidden": [1000, 1000], "activation": "tanh"},
+    "cnn": {"name": "cnn"},
+    "lstm": {"name": "lstm"},
+}
+# (steps fused per call, unroll) of the tuned variant, measured in docs/performance.md
+TUNED_STEPS = {"softmax": (50, 10), "mlp": (10, 1), "cnn": (5, True), "lstm": (10, 1)}
+TUNED_MODELS = {"cnn": {"name": "fast_cnn"}}
+
+
+def flax_params(name: str, p: dict[str, np.ndarray]) -> dict:
+    """Canonical weights as the parameter tree of the jaxcourse model of workload `name`."""
+    dense = lambda w, b: {"kernel": w, "bias": b}
+    if name == "softmax":
+        return {"k": p["w"], "b": p["b"]}
+    if name == "mlp":
+        layers = ("hidden1", "hidden2", "output")
+        return {layer: dense(p[f"w{i + 1}"], p[f"b{i + 1}"]) for i, layer in enumerate(layers)}
+    if name == "cnn":
+        return {k: dense(p[f"{k}_w"], p[f"{k}_b"]) for k in ("conv1", "conv2", "fc1", "fc2")}
+    if name == "lstm":
+        cell = {}
+        for g, gate in enumerate("ifgo"):
+            cell[f"i{gate}"] = {"kernel": p["wx"][g]}
+            cell[f"h{gate}"] = dense(p["wh"][g], p["b"][g])
+        return {"OptimizedLSTMCell_0": cell, "output": dense(p["out_w"], p["out_b"])}
+    raise KeyError(name)
+
+
+class Trainer:
+    """Trains one workload with jaxcourse's functional core on a device-resident data set."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        x: np.ndarray,
+        y: np.ndarray,
+        params,
+        seed: int,
+        variant: str = "tuned",
+        steps_per_call: int | None = None,
+    ):
+        from jaxcourse import losses, models, optim, train
+        from jaxcourse.config import validate_component
+        from jaxcourse.data.spec import DataSpec
+
+        spec = DataSpec(IMAGE, "classification", 10)
+        name = workload.name
+        model_cfg = MODEL_CONFIGS[name]
+        k, unroll = 1, 1
+        if variant == "tuned":
+            model_cfg = TUNED_MODELS.get(name, model_cfg)
+            k, unroll = TUNED_STEPS[name]
+        if steps_per_call is not None:
+            k = steps_per_call
+        model = models.build(validate_component(models.MODELS, model_cfg, "model"), spec)
+        tx = optim.make(workload.optimizer, learning_rate=workload.learning_rate)
+        p = jax.tree_util.tree_map(jnp.asarray, flax_params(name, params))
+        self.state = train.TrainState(
+            step=jnp.zeros((), jnp.int32), params=p, opt_state=tx.init(p), rng=jax.random.key(seed)
+        )
+        step = train.make_train_step(model.apply, losses.LOSSES.get("softmax_cross_entropy"), tx)
+        self.data = jax.device_put({"x": x, "y": y})
+        self.steps_per_call = k
+        fn = train.make_indexed_step(step, k, unroll)
+        self.step = jax.jit(fn, donate_argnums=0)
+
+    def _idx(self, indices: np.ndarray) -> np.ndarray:
+        return indices[0] if self.steps_per_call == 1 else indices
+
+    def run(self, indices: np.ndarray) -> float:
+        """Train one step per row of `indices` (a multiple of steps_per_call rows)."""
+        k = self.steps_per_call
+        if len(indices) % k:
+            raise ValueError(f"{len(indices)} steps is not a multiple of steps_per_call={k}")
+        for start in range(0, len(indices), k):
+            self.state, metrics = self.step(self.state, self.data, self._idx(indices[start:][:k]))
+        return float(np.asarray(metrics["loss"]).reshape(-1)[-1])
+
+    @staticmethod
+    def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+        a = jnp.asarray(np.random.rand(n, n).astype(np.float32))
+        b = jnp.asarray(np.random.rand(n, n).astype(np.float32))
+        f = jax.jit(jnp.matmul)
+        return best_rate(lambda: f(a, b).block_until_ready(), 2 * n**3, repeats)
