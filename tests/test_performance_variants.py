@@ -152,6 +152,20 @@ def test_fast_cnn_training_follows_cnn_training():
     close(fast_state.params, state.params, rtol=1e-3, atol=1e-5)
 
 
+def test_train_step_without_grad_norm_takes_the_same_step():
+    model = build({"name": "fast_cnn", "dense": 16})
+    tx = optax.sgd(0.1)
+    x, y = images(n=6, seed=5), jnp.arange(6) % 10
+    state = train.create_train_state(jax.random.key(0), model, tx, x[:1])
+    loss = losses.LOSSES.get("softmax_cross_entropy")
+    with_norm = train.make_train_step(model.apply, loss, tx)
+    without = train.make_train_step(model.apply, loss, tx, grad_norm=False)
+    s1, m1 = jax.jit(with_norm)(state, {"x": x, "y": y})
+    s2, m2 = jax.jit(without)(state, {"x": x, "y": y})
+    assert "grad_norm" in m1 and set(m2) == {"loss"}
+    close(s2.params, s1.params, rtol=1e-6, atol=0)
+
+
 # ------------------------------------------------------------------------- perf settings
 
 

@@ -1,18 +1,23 @@
 """The workloads in jaxcourse: registry models, `train.make_train_step`, data on device.
 
-Two variants: `tuned` (jaxcourse as shipped: its fastest model lowering, several steps fused
-into one compiled call, XLA flags from `jaxcourse.perf`) and `plain` (one jitted step per call
-on the plain models: the baseline the tuning is measured against).
-"""
+Two variants: `tuned` (jaxcourse set up for speed: its fastest model lowering, several steps
+fused into one compiled call, XLA flags from `jaxcourse.perf`, no gradient-norm metric, which
+the peers do not compute either) and `plain` (one jitted step per call on the plain models
+with the default metrics: the baseline the tuning is measured against). `devices=2` splits
+each batch over two XLA host devices (data parallel over the CPU's cores; an experiment, see
+docs/performance.md)."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from experiments.bench.timing import best_rate
 from experiments.bench.workloads import IMAGE, Workload
+from jaxcourse import train
 
 MODEL_CONFIGS = {
     "softmax": {"name": "softmax"},
@@ -56,8 +61,9 @@ class Trainer:
         seed: int,
         variant: str = "tuned",
         steps_per_call: int | None = None,
+        devices: int = 1,
     ):
-        from jaxcourse import losses, models, optim, train
+        from jaxcourse import losses, models, optim
         from jaxcourse.config import validate_component
         from jaxcourse.data.spec import DataSpec
 
@@ -76,22 +82,42 @@ class Trainer:
         self.state = train.TrainState(
             step=jnp.zeros((), jnp.int32), params=p, opt_state=tx.init(p), rng=jax.random.key(seed)
         )
-        step = train.make_train_step(model.apply, losses.LOSSES.get("softmax_cross_entropy"), tx)
-        self.data = jax.device_put({"x": x, "y": y})
+        loss = losses.LOSSES.get("softmax_cross_entropy")
+        # the peers compute no gradient norm; the tuned variant skips it too (train.grad_norm)
+        step = train.make_train_step(model.apply, loss, tx, grad_norm=variant == "plain")
+        self._step = step
+        self.data = {"x": x, "y": y}
         self.steps_per_call = k
-        fn = train.make_indexed_step(step, k, unroll)
-        self.step = jax.jit(fn, donate_argnums=0)
+        jit = dict(donate_argnums=0)
+        if devices > 1:  # data parallel: the batch split over host devices, the rest replicated
+            mesh = jax.make_mesh((devices,), ("batch",), axis_types=(AxisType.Auto,))
+            replicated = NamedSharding(mesh, P())
+            split = NamedSharding(mesh, P("batch") if k == 1 else P(None, "batch"))
+            self.state = jax.device_put(self.state, replicated)
+            self.data = jax.device_put(self.data, replicated)
+            jit.update(in_shardings=(replicated, replicated, split))
+        self.data = jax.device_put(self.data)
+        self.step = jax.jit(train.make_indexed_step(step, k, unroll), **jit)
+        self._single = None
+
+    @property
+    def single_step(self):
+        if self._single is None:
+            self._single = jax.jit(train.make_indexed_step(self._step), donate_argnums=0)
+        return self._single
 
     def _idx(self, indices: np.ndarray) -> np.ndarray:
         return indices[0] if self.steps_per_call == 1 else indices
 
     def run(self, indices: np.ndarray) -> float:
-        """Train one step per row of `indices` (a multiple of steps_per_call rows)."""
+        """Train one step per row of `indices`: fused calls of steps_per_call steps, and the
+        rest (fewer than steps_per_call) one by one."""
         k = self.steps_per_call
-        if len(indices) % k:
-            raise ValueError(f"{len(indices)} steps is not a multiple of steps_per_call={k}")
-        for start in range(0, len(indices), k):
+        full = len(indices) - len(indices) % k
+        for start in range(0, full, k):
             self.state, metrics = self.step(self.state, self.data, self._idx(indices[start:][:k]))
+        for row in indices[full:]:
+            self.state, metrics = self.single_step(self.state, self.data, row)
         return float(np.asarray(metrics["loss"]).reshape(-1)[-1])
 
     @staticmethod

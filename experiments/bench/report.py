@@ -12,14 +12,14 @@ def table(report: dict) -> str:
         + (f"{peak:.0f} GFLOP/s" if peak else "not measured"),
         "",
         "| model | framework | examples/s median (min–max) | compile s | peak MB "
-        "| % of FLOP limit | jaxcourse ÷ this |",
-        "|---|---|---|---|---|---|---|",
+        "| % of FLOP limit | CPU ms/step | jaxcourse ÷ this |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, results in report["workloads"].items():
         ref = results.get(REFERENCE, {}).get("examples_per_s")
         for fw, r in results.items():
             if "error" in r:
-                lines.append(f"| {name} | {fw} | failed: {r['error'][:60]} | | | | |")
+                lines.append(f"| {name} | {fw} | failed: {r['error'][:60]} | | | | | |")
                 continue
             rate = r["examples_per_s"]
             frac = f"{100 * r['gflops'] / peak:.0f} %" if peak else "–"
@@ -27,7 +27,7 @@ def table(report: dict) -> str:
             lines.append(
                 f"| {name} | {fw} | {rate:,.0f} ({r['examples_per_s_min']:,.0f}–"
                 f"{r['examples_per_s_max']:,.0f}) | {r['compile_s']:.2f} | "
-                f"{r['peak_rss_mb']:,.0f} | {frac} | {ratio} |"
+                f"{r['peak_rss_mb']:,.0f} | {frac} | {1e3 * r['cpu_s_per_step']:.0f} | {ratio} |"
             )
     load = report.get("load_average_start"), report.get("load_average_end")
     if all(load):

@@ -18,18 +18,19 @@ import numpy as np
 
 from experiments.bench.workloads import WORKLOADS, batch_indices, initial_params
 
-FRAMEWORKS = ("jax", "jax-plain", "torch", "tf-graph", "tf-function")
+FRAMEWORKS = ("jax", "jax-plain", "jax-2dev", "torch", "tf-graph", "tf-function")
 
 
 def trainer_factory(framework: str):
     """A function (workload, x, y, params, seed, steps_per_call) -> trainer, for `framework`.
 
     Importing the framework happens here, so that it is not counted as build time."""
-    if framework in ("jax", "jax-plain"):
+    if framework in ("jax", "jax-plain", "jax-2dev"):
         from experiments.bench.jax_trainer import Trainer
 
-        variant = "tuned" if framework == "jax" else "plain"
-        return lambda w, x, y, p, seed, k: Trainer(w, x, y, p, seed, variant, k)
+        variant = "plain" if framework == "jax-plain" else "tuned"
+        devices = 2 if framework == "jax-2dev" else 1
+        return lambda w, x, y, p, seed, k: Trainer(w, x, y, p, seed, variant, k, devices)
     if framework == "torch":
         from experiments.bench.torch_trainer import Trainer
 
@@ -91,10 +92,12 @@ class Worker:
 
 
 def main(framework: str) -> None:
-    if framework == "jax":
+    if framework.startswith("jax") and framework != "jax-plain":
         from jaxcourse import perf
 
         perf.configure_xla_flags()
+    if framework == "jax-2dev":
+        os.environ["XLA_FLAGS"] += " --xla_force_host_platform_device_count=2"
     worker = Worker(framework)
     out = sys.stdout
     sys.stdout = sys.stderr  # frameworks' chatter must not corrupt the answers
