@@ -68,9 +68,40 @@ def _config(args) -> int:
     return 0
 
 
+def _add_tensorboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run directory (or a folder of runs, to compare them)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on")
+    p.add_argument("--port", type=int, default=6006, help="port to serve on")
+
+
+def _tensorboard(args) -> int:
+    from jaxcourse.tensorboard_launch import launch
+
+    return launch(args.run_dir, args.host, args.port)
+
+
+def _add_graph(p: argparse.ArgumentParser) -> None:
+    _add_run(p)
+    p.add_argument("--logdir", required=True, help="directory for the TensorBoard event file")
+
+
+def _graph(args) -> int:
+    from jaxcourse.step_graph import write_train_step_graph
+
+    print(json.dumps(write_train_step_graph(args.config, args.overrides, args.logdir), indent=2))
+    return 0
+
+
 COMMANDS = [
     ("run", "run an experiment from a YAML config", _add_run, _run),
     ("config", "show a resolved config or the documented schema", _add_config, _config),
+    ("tensorboard", "start TensorBoard on a run directory", _add_tensorboard, _tensorboard),
+    (
+        "graph",
+        "write an experiment's train step as a graph (TensorBoard, DOT, jaxpr)",
+        _add_graph,
+        _graph,
+    ),
 ]
 
 

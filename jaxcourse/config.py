@@ -225,7 +225,8 @@ def _validate_section(cls: type[Section], raw: Any, prefix: str, problems: list[
         for e in err.errors():
             loc = ".".join(str(p) for p in e["loc"])
             given = f" (got {e['input']!r})" if "input" in e and e["type"] != "missing" else ""
-            problems.append(f"config key '{prefix}{loc}': {e['msg']}{given}")
+            key = f"{prefix}{loc}".rstrip(".") or "<top>"
+            problems.append(f"config key '{key}': {e['msg']}{given}")
         return None
 
 

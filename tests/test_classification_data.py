@@ -186,3 +186,38 @@ def test_read_data_sets_like_the_course(tmp_path):
     first_epochs = np.concatenate(seen)[:120]
     for epoch in (first_epochs[:60], first_epochs[60:]):  # every example once per epoch
         assert len(np.unique(epoch, axis=0)) == 60
+
+
+def test_tfds_source_reads_a_prepared_dataset(tmp_path, monkeypatch):
+    """The TFDS glue, with TFDS's builder replaced by one serving records from memory."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    rng = np.random.default_rng(5)
+    records = {
+        split: [
+            {"image": rng.integers(0, 256, (28, 28, 1), dtype=np.uint8), "label": i % 10}
+            for i in range(n)
+        ]
+        for split, n in (("train", 30), ("test", 10))
+    }
+    prepared = tmp_path / "fashion_mnist" / "3.0.1"
+    prepared.mkdir(parents=True)
+    (prepared / "dataset_info.json").write_text("{}")
+    calls = {}
+
+    class FakeBuilder:
+        def as_data_source(self, split):
+            return [records[s] for s in split]
+
+    def fake_builder(name, data_dir, file_format):
+        calls.update(name=name, data_dir=data_dir, file_format=file_format)
+        return FakeBuilder()
+
+    monkeypatch.setattr(tfds, "builder", fake_builder)
+    ds = load("fashion_mnist", source="tfds", tfds_data_dir=str(tmp_path), normalize="none")
+    assert calls == {
+        "name": "fashion_mnist",
+        "data_dir": str(tmp_path),
+        "file_format": "array_record",
+    }
+    np.testing.assert_array_equal(ds.splits["train"]["x"][3], records["train"][3]["image"])
+    np.testing.assert_array_equal(ds.splits["test"]["y"], np.arange(10))

@@ -105,9 +105,13 @@ def _idx_path(directory: Path, stem: str) -> Path | None:
     return None
 
 
-@functools.lru_cache(maxsize=8)
 def _read_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28) uint8 and labels (N,) uint8 of one split, checked against each other."""
+    """Images (N, 28, 28) uint8 and labels (N,) uint8 of one split (cached while unchanged)."""
+    return _read_pair_cached(images, labels, images.stat().st_mtime_ns, labels.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_pair_cached(images: Path, labels: Path, *mtimes: int) -> tuple[np.ndarray, np.ndarray]:
     x, y = read_idx(images), read_idx(labels)
     if x.ndim != 3 or x.dtype != np.uint8:
         raise DataError(
@@ -166,15 +170,15 @@ def _from_tfds(name: str, data_dir: str | None, splits: tuple[str, ...]) -> dict
         return f"TFDS ({root}): {type(err).__name__}: {err}"
     out = {}
     for split, source in zip(splits, sources, strict=True):
-        records = source.__getitems__(range(len(source)))
+        records = [source[i] for i in range(len(source))]
         x = np.stack([r["image"][..., 0] for r in records]).astype(np.uint8)
         y = np.asarray([r["label"] for r in records], np.uint8)
         out[split] = (x, y)
     return out
 
 
-def find_raw(name: str, cfg: MnistConfig) -> tuple[dict, str]:
-    """Raw uint8 splits of dataset `name` from the first source that has them, and its name."""
+def find_raw(name: str, cfg: MnistConfig) -> dict:
+    """Raw uint8 splits of dataset `name` from the first source that has them."""
     splits = ("test",) if cfg.split_test_set else ("train", "test")
     tried = []
     want = lambda source: cfg.source in ("auto", source)  # noqa: E731
@@ -182,7 +186,7 @@ def find_raw(name: str, cfg: MnistConfig) -> tuple[dict, str]:
         if cfg.dir:
             found = _from_dir(Path(cfg.dir).expanduser(), splits)
             if isinstance(found, dict):
-                return found, f"dir:{cfg.dir}"
+                return found
             tried.append(f"data.dir {found}")
         else:
             tried.append("data.dir: not set")
@@ -191,12 +195,12 @@ def find_raw(name: str, cfg: MnistConfig) -> tuple[dict, str]:
     elif want("debian"):
         found = _from_dir(Path(DEBIAN_DIRS[name]), splits)
         if isinstance(found, dict):
-            return found, f"debian:{DEBIAN_DIRS[name]}"
+            return found
         tried.append(f"Debian package {found}")
     if want("tfds"):
         found = _from_tfds(name, cfg.tfds_data_dir, splits)
         if isinstance(found, dict):
-            return found, "tfds"
+            return found
         tried.append(found)
     files = ", ".join(f"{stem}.gz" for split in splits for stem in FILES[split])
     hint = " (or `apt install dataset-fashion-mnist`)" if name in DEBIAN_DIRS else ""
@@ -263,7 +267,7 @@ def _targets(labels: np.ndarray, one_hot: bool) -> np.ndarray:
 
 def make_dataset(name: str, cfg: MnistConfig, seed: int) -> Dataset:
     """Dataset `name` ('mnist' or 'fashion_mnist') as `cfg` asks, from the first source found."""
-    raw, _ = find_raw(name, cfg)
+    raw = find_raw(name, cfg)
     splits = build_splits(raw, cfg, seed)
     train_images = splits["train"][0]
     mean, std = float(train_images.mean()), float(train_images.std()) or 1.0

@@ -42,6 +42,9 @@ class MLPConfig(InitConfigMixin):
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout rate after each hidden layer (0 = off)."
     )
+    input_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout rate on the input pixels (0 = off)."
+    )
 
     @field_validator("activation")
     @classmethod
@@ -59,10 +62,13 @@ class MLP(nn.Module):
     activation: str = "tanh"
     dropout: float = 0.0
     kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    input_dropout: float = 0.0
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = jnp.reshape(x, (x.shape[0], -1))
+        if self.input_dropout > 0:
+            x = nn.Dropout(self.input_dropout, deterministic=not train)(x)
         for i, width in enumerate(self.hidden):
             x = nn.Dense(width, kernel_init=self.kernel_init, name=f"hidden{i + 1}")(x)
             x = ACTIVATIONS[self.activation](x)
@@ -79,4 +85,5 @@ def mlp(cfg: MLPConfig, spec: DataSpec) -> nn.Module:
         activation=cfg.activation,
         dropout=cfg.dropout,
         kernel_init=cfg.kernel_initializer(),
+        input_dropout=cfg.input_dropout,
     )

@@ -23,7 +23,7 @@ class RowLSTM(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = x.reshape(x.shape[0], x.shape[1], -1)  # (N, rows, row pixels)
-        outputs = nn.RNN(nn.OptimizedLSTMCell(self.units), name="lstm")(x)
+        outputs = nn.RNN(nn.OptimizedLSTMCell(self.units, name="lstm"))(x)
         return nn.Dense(self.features, name="output")(outputs[:, -1])
 
 

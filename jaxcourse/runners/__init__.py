@@ -12,7 +12,7 @@ from jaxcourse import classification_report  # noqa: F401  (registers its hook)
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
 from jaxcourse.rundir import RunDir
-from jaxcourse.runners import compare, supervised  # noqa: F401  (register their experiments)
+from jaxcourse.runners import compare, race, supervised  # noqa: F401  (register their experiments)
 
 
 def default_workdir(config_path: str | Path | None, config) -> Path:

@@ -118,6 +118,7 @@ def run(config: CompareConfig, rundir: RunDir) -> dict:
     summary = {
         "experiment": "compare",
         "status": "completed",
+        "final": {label: r["final"] for label, r in results.items()},
         "variants": results,
         "wall_time_s": round(time.perf_counter() - t_start, 3),
     }

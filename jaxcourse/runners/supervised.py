@@ -25,6 +25,7 @@ from jaxcourse.errors import ConfigError, NonFiniteLossError
 from jaxcourse.hooks import make_hooks
 from jaxcourse.progress import progress_bar
 from jaxcourse.rundir import RunDir
+from jaxcourse.summary_hook import LoggingConfig
 
 
 class TrainConfig(Section):
@@ -89,6 +90,10 @@ class SupervisedConfig(ExperimentConfig):
     )
     train: TrainConfig = Field(description="Length, batching, logging and evaluation.")
     plots: bool = Field(True, description="Write PNG plots (loss curve, fitted curve) at the end.")
+    logging: LoggingConfig = Field(
+        default_factory=LoggingConfig,
+        description="TensorBoard / JSON-lines summaries (see docs/tensorboard.md).",
+    )
 
 
 @dataclass
@@ -179,6 +184,7 @@ class TrainLoop:
         self.state = training.state
         self.step = 0
         self.rows: list[dict] = []
+        self.last_metrics: dict | None = None  # the last call's per-step metrics, on device
         self.hooks = make_hooks(config, rundir, training)
         self._compiled: dict[int, Any] = {}
 
@@ -221,6 +227,7 @@ class TrainLoop:
                 pending.append(
                     (self.step, m if n > 1 else jax.tree_util.tree_map(lambda a: a[None], m))
                 )
+                self.last_metrics = pending[-1][1]
                 self.step += n
                 bar.update(n)
                 if t_first is None:

@@ -1,0 +1,216 @@
+"""`tf.nn`: activations, dropout, cross-entropies, convolution and pooling (NHWC, as TF)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxcourse.compat.v1 import ops
+from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
+
+
+def relu(features, name=None) -> Tensor:
+    return ops._unary("Relu", jax.nn.relu, features, name)
+
+
+def relu6(features, name=None) -> Tensor:
+    return ops._unary("Relu6", jax.nn.relu6, features, name)
+
+
+def elu(features, name=None) -> Tensor:
+    return ops._unary("Elu", jax.nn.elu, features, name)
+
+
+def softplus(features, name=None) -> Tensor:
+    return ops._unary("Softplus", jax.nn.softplus, features, name)
+
+
+sigmoid = ops.sigmoid
+tanh = ops.tanh
+
+
+def softmax(logits, axis=-1, name=None, dim=None) -> Tensor:
+    ax = axis if dim is None else dim
+    return ops._unary("Softmax", lambda x: jax.nn.softmax(x, axis=ax), logits, name)
+
+
+def log_softmax(logits, axis=-1, name=None) -> Tensor:
+    return ops._unary("LogSoftmax", lambda x: jax.nn.log_softmax(x, axis=axis), logits, name)
+
+
+def bias_add(value, bias, name=None) -> Tensor:
+    return ops._binary("BiasAdd", jnp.add, value, bias, name)
+
+
+def l2_loss(t, name=None) -> Tensor:
+    """sum(t²) / 2."""
+    return ops._unary("L2Loss", lambda x: jnp.sum(jnp.square(x)) / 2, t, name)
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None) -> Tensor:
+    """Zero each element with probability 1 - keep_prob and scale the rest by 1/keep_prob.
+
+    Give `keep_prob` (TF1) or `rate` = 1 - keep_prob (TF2); either may be a placeholder fed
+    1.0 at test time. The mask is fresh on every run.
+    """
+    if (keep_prob is None) == (rate is None):
+        raise ValueError("tf.nn.dropout: give exactly one of keep_prob and rate")
+    x = convert_to_tensor(x)
+    keep = (
+        ops.subtract(1.0, ops.cast(rate, x.dtype) if isinstance(rate, Tensor) else float(rate))
+        if rate is not None
+        else keep_prob
+    )
+    keep = ops.cast(keep, x.dtype) if isinstance(keep, Tensor) else ops.constant(keep, x.dtype)
+    shape = None if noise_shape is None else tuple(int(d) for d in noise_shape)
+
+    def compute(ev, value, k):
+        mask = jax.random.uniform(ev.key(), shape or value.shape, value.dtype) < k
+        return jnp.where(mask, value / k, jnp.zeros_like(value))
+
+    seed_ = None if seed is None else (1 << 30) + int(seed)
+    return make_op("Dropout", compute, [x, keep], name, shape=x.shape, dtype=x.dtype, seed=seed_)
+
+
+def _keyword_only(op: str, labels, logits):
+    if labels is None or logits is None:
+        raise ValueError(f"{op} needs keyword arguments labels=... and logits=...")
+
+
+def softmax_cross_entropy_with_logits(
+    _sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None
+) -> Tensor:
+    """Per-example -Σ labels · log softmax(logits) (labels are a distribution per row)."""
+    if _sentinel is not None:
+        raise ValueError("softmax_cross_entropy_with_logits takes labels=... and logits=...")
+    _keyword_only("softmax_cross_entropy_with_logits", labels, logits)
+    ax = dim if axis is None else axis
+    return ops._binary(
+        "SoftmaxCrossEntropyWithLogits",
+        lambda y, z: -jnp.sum(y * jax.nn.log_softmax(z, axis=ax), axis=ax),
+        labels,
+        logits,
+        name,
+    )
+
+
+def softmax_cross_entropy_with_logits_v2(
+    _sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None
+) -> Tensor:
+    """Like `softmax_cross_entropy_with_logits`, with gradients into labels too (as TF)."""
+    return softmax_cross_entropy_with_logits(
+        _sentinel, labels=labels, logits=logits, dim=dim, name=name, axis=axis
+    )
+
+
+def sparse_softmax_cross_entropy_with_logits(
+    _sentinel=None, labels=None, logits=None, name=None
+) -> Tensor:
+    """Per-example cross-entropy with integer class labels."""
+    _keyword_only("sparse_softmax_cross_entropy_with_logits", labels, logits)
+
+    def compute(ev, y, z):
+        logp = jax.nn.log_softmax(z, axis=-1)
+        return -jnp.take_along_axis(logp, y[..., None].astype(jnp.int32), axis=-1)[..., 0]
+
+    return make_op("SparseSoftmaxCrossEntropyWithLogits", compute, [labels, logits], name)
+
+
+def sigmoid_cross_entropy_with_logits(
+    _sentinel=None, labels=None, logits=None, name=None
+) -> Tensor:
+    """Element-wise max(z, 0) - z·y + log(1 + exp(-|z|)) (TF's stable form)."""
+    _keyword_only("sigmoid_cross_entropy_with_logits", labels, logits)
+    return ops._binary(
+        "SigmoidCrossEntropyWithLogits",
+        lambda y, z: jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))),
+        labels,
+        logits,
+        name,
+    )
+
+
+def _window(values, what: str) -> tuple[int, int]:
+    values = [int(v) for v in values]
+    if len(values) != 4 or values[0] != 1 or values[3] != 1:
+        raise ValueError(f"{what} must be [1, h, w, 1] (NHWC), got {values}")
+    return values[1], values[2]
+
+
+def conv2d(
+    input,
+    filter=None,
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,  # noqa: A002
+    data_format="NHWC",
+    dilations=None,
+    name=None,
+    filters=None,
+) -> Tensor:
+    """2-D convolution of NHWC `input` with an HWIO `filter`; padding 'SAME' or 'VALID'."""
+    kernel = filter if filter is not None else filters
+    if data_format != "NHWC":
+        raise ValueError(f"conv2d: only data_format='NHWC' is supported, got {data_format!r}")
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"conv2d: padding must be 'SAME' or 'VALID', got {padding!r}")
+    stride = _window(strides, "conv2d strides")
+    dilation = _window(dilations, "conv2d dilations") if dilations is not None else (1, 1)
+    x, w = ops._pair(input, kernel, "Conv2D")
+
+    def compute(ev, a, k):
+        return jax.lax.conv_general_dilated(
+            a,
+            k,
+            stride,
+            padding,
+            rhs_dilation=dilation,
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+
+    return make_op("Conv2D", compute, [x, w], name)
+
+
+def _pool(op_type: str, reducer, init, value, ksize, strides, padding, name) -> Tensor:
+    window = _window(ksize, f"{op_type} ksize")
+    stride = _window(strides, f"{op_type} strides")
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"{op_type}: padding must be 'SAME' or 'VALID', got {padding!r}")
+
+    def compute(ev, x):
+        dims, steps = (1, *window, 1), (1, *stride, 1)
+        n, h, w, c = x.shape
+        divisible = h % window[0] == 0 and w % window[1] == 0
+        if op_type == "MaxPool" and window == stride and (padding == "VALID" or divisible):
+            # reshape-max: the same result, with a much faster gradient on CPU
+            hh, ww = h // window[0], w // window[1]
+            x = x[:, : hh * window[0], : ww * window[1], :]
+            return x.reshape(n, hh, window[0], ww, window[1], c).max(axis=(2, 4))
+        out = jax.lax.reduce_window(x, init(x.dtype), reducer, dims, steps, padding)
+        if op_type == "AvgPool":  # average over the window's real (unpadded) elements
+            ones = jnp.ones(x.shape[1:3], x.dtype)[None, :, :, None]
+            counts = jax.lax.reduce_window(ones, 0.0, jax.lax.add, dims, steps, padding)
+            out = out / counts
+        return out
+
+    return make_op(op_type, compute, [value], name)
+
+
+def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> Tensor:
+    """Max pooling over NHWC windows."""
+    return _pool(
+        "MaxPool",
+        jax.lax.max,
+        lambda d: jnp.array(-jnp.inf, d),
+        value,
+        ksize,
+        strides,
+        padding,
+        name,
+    )
+
+
+def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> Tensor:
+    return _pool(
+        "AvgPool", jax.lax.add, lambda d: jnp.zeros((), d), value, ksize, strides, padding, name
+    )
