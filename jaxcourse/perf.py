@@ -17,9 +17,11 @@ import os
 import warnings
 from pathlib import Path
 
-# Each flag was measured on the course models (docs/performance.md). YNNPACK kernels for
-# matmuls, elementwise fusions and reductions beat XLA's defaults on x86 CPUs.
-CPU_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce",)
+# Flags measured to speed up the course models go here (docs/performance.md has the numbers).
+# With jax/jaxlib 0.10 none does: XLA's defaults (YNNPACK for dots and convolutions) beat
+# every set tried, including `--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce`,
+# which helped older versions and now costs the CNN ~20 %.
+CPU_FLAGS: tuple[str, ...] = ()
 
 CACHE_ENV = "JAXCOURSE_COMPILATION_CACHE"
 TUNING_ENV = "JAXCOURSE_XLA_TUNING"

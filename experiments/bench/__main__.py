@@ -31,8 +31,9 @@ def main(argv=None) -> int:
     p.add_argument(
         "--frameworks",
         type=_names(FRAMEWORKS),
-        default=list(FRAMEWORKS),
-        help="frameworks not installed are skipped",
+        default=[fw for fw in FRAMEWORKS if fw != "jax-2dev"],
+        help="comma-separated, from: " + ", ".join(FRAMEWORKS) + " (default: all but "
+        "jax-2dev; those not installed are skipped)",
     )
     p.add_argument("--repeats", type=int, default=5, help="timed blocks per framework")
     p.add_argument(

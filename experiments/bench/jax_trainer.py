@@ -26,12 +26,13 @@ MODEL_CONFIGS = {
     "lstm": {"name": "lstm"},
 }
 # (steps fused per call, unroll) of the tuned variant, measured in docs/performance.md
-TUNED_STEPS = {"softmax": (50, 10), "mlp": (10, 1), "cnn": (5, True), "lstm": (10, 1)}
+TUNED_STEPS = {"softmax": (10, True), "mlp": (10, 1), "cnn": (5, True), "lstm": (10, 1)}
 TUNED_MODELS = {"cnn": {"name": "fast_cnn"}}
 
 
-def flax_params(name: str, p: dict[str, np.ndarray]) -> dict:
-    """Canonical weights as the parameter tree of the jaxcourse model of workload `name`."""
+def flax_params(name: str, p: dict[str, np.ndarray], cell: str = "lstm") -> dict:
+    """Canonical weights as the parameter tree of the jaxcourse model of workload `name`
+    (`cell`: the name of the LSTM cell's parameter group)."""
     dense = lambda w, b: {"kernel": w, "bias": b}
     if name == "softmax":
         return {"k": p["w"], "b": p["b"]}
@@ -41,12 +42,18 @@ def flax_params(name: str, p: dict[str, np.ndarray]) -> dict:
     if name == "cnn":
         return {k: dense(p[f"{k}_w"], p[f"{k}_b"]) for k in ("conv1", "conv2", "fc1", "fc2")}
     if name == "lstm":
-        cell = {}
+        gates = {}
         for g, gate in enumerate("ifgo"):
-            cell[f"i{gate}"] = {"kernel": p["wx"][g]}
-            cell[f"h{gate}"] = dense(p["wh"][g], p["b"][g])
-        return {"OptimizedLSTMCell_0": cell, "output": dense(p["out_w"], p["out_b"])}
+            gates[f"i{gate}"] = {"kernel": p["wx"][g]}
+            gates[f"h{gate}"] = dense(p["wh"][g], p["b"][g])
+        return {cell: gates, "output": dense(p["out_w"], p["out_b"])}
     raise KeyError(name)
+
+
+def lstm_cell(model) -> str:
+    """The name of the parameter group holding an LSTM cell's gates ('' for other models)."""
+    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *IMAGE)))["params"]
+    return next((k for k, v in shapes.items() if isinstance(v, dict) and "ii" in v), "")
 
 
 class Trainer:
@@ -78,7 +85,7 @@ class Trainer:
             k = steps_per_call
         model = models.build(validate_component(models.MODELS, model_cfg, "model"), spec)
         tx = optim.make(workload.optimizer, learning_rate=workload.learning_rate)
-        p = jax.tree_util.tree_map(jnp.asarray, flax_params(name, params))
+        p = jax.tree_util.tree_map(jnp.asarray, flax_params(name, params, lstm_cell(model)))
         self.state = train.TrainState(
             step=jnp.zeros((), jnp.int32), params=p, opt_state=tx.init(p), rng=jax.random.key(seed)
         )
