@@ -17,11 +17,12 @@ import os
 import warnings
 from pathlib import Path
 
-# Flags measured to speed up the course models go here (docs/performance.md has the numbers).
-# With jax/jaxlib 0.10 none does: XLA's defaults (YNNPACK for dots and convolutions) beat
-# every set tried, including `--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce`,
-# which helped older versions and now costs the CNN ~20 %.
-CPU_FLAGS: tuple[str, ...] = ()
+# Flags measured on the course models (docs/performance.md has the numbers). With jax 0.10:
+# YNNPACK for dots and for each convolution (not for elementwise ops and reductions) trains
+# the CNN ~10 % faster than XLA's defaults on an idle 2-core x86 machine, the dense models
+# and the LSTM about equally fast. (`dot,eltwise,reduce`, which helped older versions, now
+# costs the CNN ~20 %.)
+CPU_FLAGS: tuple[str, ...] = ("--xla_cpu_experimental_ynn_fusion_type=dot,individual_convolution",)
 
 CACHE_ENV = "JAXCOURSE_COMPILATION_CACHE"
 TUNING_ENV = "JAXCOURSE_XLA_TUNING"
