@@ -175,7 +175,10 @@ def test_cpu_flags_are_appended_without_overriding_the_users():
     assert perf.with_cpu_flags("", flags) == "--xla_cpu_a=1 --xla_cpu_b=x,y"
     mine = "--xla_cpu_b=z --xla_cpu_enable_fast_math=false"
     assert perf.with_cpu_flags(mine, flags) == mine + " --xla_cpu_a=1"
-    assert perf.with_cpu_flags(mine) == mine  # the shipped set (empty today) adds nothing new
+    for flag in perf.CPU_FLAGS:  # the shipped flags: each one the user has not set is added
+        name = flag.split("=", 1)[0]
+        assert perf.with_cpu_flags(mine).split().count(flag) == 1
+        assert perf.with_cpu_flags(f"{name}=mine") == f"{name}=mine"
 
 
 def test_cache_dir_from_environment(monkeypatch, tmp_path):
