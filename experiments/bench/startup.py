@@ -1,11 +1,11 @@
 """First-step latency: the same config run in fresh processes, with and without a warm
 persistent compilation cache.
 
-`python -m experiments.bench.startup [CONFIG] [--repeats 2]` runs CONFIG for one step (no
-evaluation, no plots) as `jaxcourse run` would: per repeat, once with an empty cache directory
-("cold"), once more with the cache the first run filled ("warm"), and once with the cache off.
-It prints each process's wall time (start to exit: imports, data, compilation, one step) and
-the compile time the run itself reports.
+`python -m experiments.bench.startup [CONFIG] [--repeats 2] [--steps 1]` runs CONFIG for a
+step or a few (no evaluation, no plots) as `jaxcourse run` would: per repeat, once with an
+empty cache directory ("cold"), once more with the cache the first run filled ("warm"), and
+once with the cache off. It prints each process's wall time (start to exit: imports, data,
+compilation, the steps) and the compile time the run itself reports.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ONE_STEP = [
+SHORT_RUN = [
     "train.epochs=null",
-    "train.steps=1",
     "train.eval_every=null",
     "train.eval_splits=[]",
     "train.progress=false",
@@ -31,10 +30,11 @@ ONE_STEP = [
 ]
 
 
-def run_once(config: str, workdir: Path, cache: str) -> dict:
+def run_once(config: str, workdir: Path, cache: str, steps: int = 1) -> dict:
     env = dict(os.environ, JAXCOURSE_COMPILATION_CACHE=cache)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "jaxcourse", "run", config, *ONE_STEP, f"workdir={workdir}"]
+    cmd = [sys.executable, "-m", "jaxcourse", "run", config, *SHORT_RUN, f"train.steps={steps}"]
+    cmd.append(f"workdir={workdir}")
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -48,6 +48,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.bench.startup", description=__doc__)
     p.add_argument("config", nargs="?", default="configs/cnn.yaml")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=1,
+        help="steps to train (≥ train.steps_per_call to compile "
+        "the fused call of a config that fuses steps)",
+    )
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
     results = {"cold": [], "warm": [], "off": []}
@@ -55,14 +62,14 @@ def main(argv=None) -> int:
         for r in range(args.repeats):
             cache = Path(tmp) / f"cache{r}"
             for kind, where in (("cold", cache), ("warm", cache), ("off", "off")):
-                res = run_once(args.config, Path(tmp) / f"run_{kind}{r}", str(where))
+                res = run_once(args.config, Path(tmp) / f"run_{kind}{r}", str(where), args.steps)
                 results[kind].append(res)
                 print(f"{kind}: {res}", file=sys.stderr, flush=True)
     med = {
         kind: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         for kind, runs in results.items()
     }
-    print(f"| {args.config}, 1 step | process start to exit, s | compile, s |")
+    print(f"| {args.config}, {args.steps} step(s) | process start to exit, s | compile, s |")
     print("|---|---|---|")
     for kind, label in (("off", "no cache"), ("cold", "empty cache"), ("warm", "warm cache")):
         print(f"| {label} | {med[kind]['process_s']:.2f} | {med[kind]['compile_s']:.2f} |")
