@@ -20,7 +20,7 @@ import numpy as np
 
 from experiments.bench.workloads import BATCH_SIZE, WORKLOADS
 
-BLOCK_STEPS = {"softmax": 500, "mlp": 100, "cnn": 20, "lstm": 50}
+BLOCK_STEPS = {"softmax": 5000, "mlp": 500, "cnn": 40, "lstm": 200}
 REQUIRES = {"torch": "torch", "tf-graph": "tensorflow", "tf-function": "tensorflow"}
 
 
