@@ -82,14 +82,14 @@ def test_mlp_with_dropout_on_fashion_mnist(tmp_path):
 @needs_fashion
 def test_cnn_on_fashion_mnist(tmp_path):
     # 5 epochs, batch 100, Adam 1e-3. Measured 0.9131 (epochs 1-4: 0.872, 0.906, 0.910, 0.912).
-    # ~3 min at the 1,800 examples/s measured on a quiet 2-core CPU; 16 min under load ~15.
+    # ~3 min at the 1,800 examples/s measured on a quiet 2-core CPU; 7.3 min at load ~7.
     summary = run_in_subprocess("cnn", tmp_path)
     assert summary["final"]["test_accuracy"] >= 0.91
 
 
 @needs_fashion
 def test_lstm_on_fashion_mnist(tmp_path):
-    # 10 epochs, batch 100, Adam 2e-3. Measured 0.8952; 2-4 min on the shared 2-core machine.
+    # 10 epochs, batch 100, Adam 2e-3. Measured 0.8952; 108 s at load ~7 (2-core machine).
     summary = run_in_process("lstm", tmp_path)
     assert summary["final"]["test_accuracy"] >= 0.88
 
@@ -109,7 +109,7 @@ def test_dropout_narrows_the_gap_on_fashion_mnist(tmp_path):
 @needs_mnist_test
 def test_cnn_on_the_genuine_mnist_test_set(tmp_path):
     # Train on 8,000 of the 10,000 MNIST test images, test on the other 2,000, 3 epochs.
-    # Measured 0.9750; 1-4 min on the shared 2-core machine.
+    # Measured 0.9750; 41 s at load ~7 on the shared 2-core machine.
     summary = run_in_subprocess("cnn_mnist_testset", tmp_path, f"data.dir={MNIST_TEST}")
     assert summary["final"]["test_accuracy"] >= 0.95
     counts = summary["confusion_matrix"]["counts"]
