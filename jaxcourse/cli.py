@@ -25,7 +25,10 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 
 def _run(args) -> int:
     from jaxcourse import config as config_lib
+    from jaxcourse import perf
     from jaxcourse.runners import default_workdir, run_experiment
+
+    perf.configure()  # XLA CPU flags and the compilation cache, before anything compiles
 
     config = config_lib.load(args.config, args.overrides)
     workdir = default_workdir(args.config, config)

@@ -51,11 +51,14 @@ def make_train_step(
     tx: optax.GradientTransformation,
     metrics_fn: Callable | None = None,
     axis_name: str | None = None,
+    grad_norm: bool = True,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
     """`train_step(state, batch) -> (state, metrics)`: one gradient step on `batch['x'], ['y']`.
 
     With `axis_name` (inside `pmap`), `batch` is one device's share: gradients, loss and
     metrics are averaged over that axis, and dropout draws differ between devices.
+    Metrics: `loss`, `grad_norm` (the gradient's global norm; `grad_norm=False` skips it, an
+    extra pass over every gradient that costs ~10 % of a CNN step on CPU) and `metrics_fn`'s.
     """
 
     def train_step(state: TrainState, batch: Batch):
@@ -72,7 +75,9 @@ def make_train_step(
             grads, loss = jax.lax.pmean((grads, loss), axis_name)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+        metrics = {"loss": loss}
+        if grad_norm:
+            metrics["grad_norm"] = optax.tree.norm(grads)
         if metrics_fn is not None:
             metrics.update(metrics_fn(outputs, batch["y"]))
         if axis_name is not None:

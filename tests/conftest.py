@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# tests write only into tmp_path: no persistent compilation cache in ~/.cache
+os.environ.setdefault("JAXCOURSE_COMPILATION_CACHE", "off")
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

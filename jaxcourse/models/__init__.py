@@ -7,6 +7,7 @@ A model entry is `factory(cfg, spec) -> flax.linen.Module`; every module's `__ca
 from jaxcourse.models import (  # noqa: F401, E402  (register their models)
     conv,
     dense,
+    fast_conv,
     inception_v3,
     multihead,
     recurrent,

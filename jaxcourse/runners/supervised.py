@@ -48,6 +48,11 @@ class TrainConfig(Section):
         1, description="Unrolling of the fused scan: true = fully (fastest for CNNs on CPU)."
     )
     log_every: PositiveInt = Field(100, description="Write a metrics row every N steps.")
+    grad_norm: bool = Field(
+        True,
+        description="Log the gradient's global norm (an extra pass over all gradients: "
+        "about 10 % of a CNN step on CPU, see docs/performance.md).",
+    )
     eval_every: PositiveInt | None = Field(
         None, description="Evaluate on eval_splits every N steps; null = only at the end."
     )
@@ -145,7 +150,9 @@ def build(
         model=model,
         tx=tx,
         state=state,
-        train_step=train.make_train_step(model.apply, loss_fn, tx, metrics_fn, axis_name),
+        train_step=train.make_train_step(
+            model.apply, loss_fn, tx, metrics_fn, axis_name, grad_norm=config.train.grad_norm
+        ),
         eval_step=train.make_eval_step(model.apply, loss_fn, metrics_fn),
         schedule=schedule,
     )

@@ -1,0 +1,101 @@
+"""The CNN's speed levers, one at a time, measured against each other in one process.
+
+`python -m experiments.bench.levers [--rounds 4] [--xla-flags "..."]` trains the course CNN
+(Adam, batch 100, Fashion-MNIST-sized random data resident on the device) with a cumulative
+list of changes, alternating timed blocks between them, and prints examples/s (median) and CPU
+milliseconds per step (all threads; steadier than wall time on a shared machine). XLA flags
+apply to a whole process: compare flag sets by running the script once per set (`--xla-flags`
+re-runs it in a child process with XLA_FLAGS set, jaxcourse's own flags switched off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+LEVERS = (
+    # (label, model config, grad_norm metric, steps per call, unroll)
+    ("cnn, 1 step a call (plain)", {"name": "cnn"}, True, 1, 1),
+    ("fast_cnn (pool first, first-max gradient)", {"name": "fast_cnn"}, True, 1, 1),
+    ("fast_cnn, patches for conv1", {"name": "fast_cnn", "first_conv": "patches"}, True, 1, 1),
+    ("fast_cnn, no grad_norm metric", {"name": "fast_cnn"}, False, 1, 1),
+    ("fast_cnn, no grad_norm, 5 steps a call unrolled", {"name": "fast_cnn"}, False, 5, True),
+)
+
+
+def measure(rounds: int, steps: int) -> list[tuple[str, float, float, float]]:
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from experiments.bench.jax_trainer import flax_params
+    from experiments.bench.workloads import batch_indices, initial_params
+    from jaxcourse import losses, models, train
+    from jaxcourse.config import validate_component
+    from jaxcourse.data.spec import DataSpec
+
+    spec = DataSpec((28, 28, 1), "classification", 10)
+    rng = np.random.default_rng(0)
+    n = 5000
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    x[:, :3] = 0.0  # blank rows, like the images' background
+    data = jax.device_put({"x": x, "y": rng.integers(0, 10, n).astype(np.int32)})
+    order = batch_indices(n, steps * (rounds + 2) + 10)
+    loss = losses.LOSSES.get("softmax_cross_entropy")
+    runs = []
+    for label, cfg, grad_norm, k, unroll in LEVERS:
+        model = models.build(validate_component(models.MODELS, cfg, "model"), spec)
+        tx = optax.adam(1e-4)
+        p = jax.tree_util.tree_map(jnp.asarray, flax_params("cnn", initial_params("cnn")))
+        state = train.TrainState(jnp.zeros((), jnp.int32), p, tx.init(p), jax.random.key(0))
+        step = train.make_train_step(model.apply, loss, tx, grad_norm=grad_norm)
+        fn = jax.jit(train.make_indexed_step(step, k, unroll), donate_argnums=0)
+        start = time.perf_counter()
+        idx = order[:k] if k > 1 else order[0]
+        state, _ = fn(state, data, idx)
+        jax.block_until_ready(state)
+        runs.append([label, k, fn, state, time.perf_counter() - start, [], []])
+    position = 10
+    for _ in range(rounds):
+        for run in runs:
+            _, k, fn, state, _, walls, cpus = run
+            wall, cpu = time.perf_counter(), time.process_time()
+            for s in range(position, position + steps, k):
+                state, _ = fn(state, data, order[s : s + k] if k > 1 else order[s])
+            jax.block_until_ready(state)
+            run[3] = state
+            walls.append(100 * steps / (time.perf_counter() - wall))
+            cpus.append(1e3 * (time.process_time() - cpu) / steps)
+        position += steps
+    return [(r[0], float(np.median(r[5])), float(np.median(r[6])), r[4]) for r in runs]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.bench.levers", description=__doc__)
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--steps", type=int, default=20, help="steps per timed block (multiple of 5)")
+    p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
+    args = p.parse_args(argv)
+    if args.xla_flags is not None:
+        env = dict(os.environ, XLA_FLAGS=args.xla_flags, JAXCOURSE_XLA_TUNING="0")
+        cmd = [sys.executable, "-m", "experiments.bench.levers"]
+        cmd += ["--rounds", str(args.rounds), "--steps", str(args.steps)]
+        return subprocess.run(cmd, env=env).returncode
+    from jaxcourse import perf
+
+    perf.configure_xla_flags()
+    print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    print("| variant | examples/s | CPU ms/step | compile + first call s |")
+    print("|---|---|---|---|")
+    for label, rate, cpu, first in measure(args.rounds, args.steps):
+        print(f"| {label} | {rate:,.0f} | {cpu:.1f} | {first:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""`fast_cnn`: the course CNN (`cnn`) computed in a cheaper order, with the same parameters.
+
+Same architecture, options and parameter tree as `cnn` (a trained `cnn` checkpoint loads into
+it and vice versa), and the same outputs; three changes make its training step faster on CPU:
+
+1. Pool first, then add the bias and apply the ReLU: `pool(relu(conv + b)) ==
+   relu(pool(conv) + b)` because max-pooling commutes with adding a per-channel constant and
+   with any increasing function. The bias and ReLU (and their gradients) then touch a tensor
+   four times smaller.
+2. A max-pool whose gradient goes to the first maximum of each window (row-major order), in
+   one elementwise pass, as TensorFlow's `MaxPoolGrad` and PyTorch do. JAX's generic gradient
+   of a max splits it evenly between tied maxima, which takes extra passes (a count and a
+   division). Away from ties the two are identical; at ties both pass the same total on.
+3. Optionally, the first convolution as patches × matmul (`first_conv: patches`): with one
+   input channel its patches are small (25 values a pixel), and a matmul can beat XLA's
+   convolution there. The measured effect of each change is in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+from jax import lax
+from pydantic import Field
+
+from jaxcourse.data.spec import DataSpec
+from jaxcourse.models.conv import CNNConfig
+from jaxcourse.models.registry import MODELS
+
+
+def _windows(x: jnp.ndarray) -> jnp.ndarray:
+    """(N, H, W, C) cropped to even sides, as (N, H/2, 2, W/2, 2, C) 2×2 windows."""
+    n, h, w, c = x.shape
+    return x[:, : h - h % 2, : w - w % 2, :].reshape(n, h // 2, 2, w // 2, 2, c)
+
+
+@jax.custom_vjp
+def max_pool_2x2_first(x: jnp.ndarray) -> jnp.ndarray:
+    """2×2 max-pooling, stride 2, NHWC (odd edges cropped); gradient to each window's first max."""
+    return _windows(x).max(axis=(2, 4))
+
+
+def _pool_fwd(x):
+    y = max_pool_2x2_first(x)
+    return y, (x, y)
+
+
+def _pool_bwd(residuals, g):
+    x, y = residuals
+    win = _windows(x)
+    taken = jnp.zeros(y.shape, bool)
+    rows = []
+    for i in (0, 1):
+        cols = []
+        for j in (0, 1):
+            hit = (win[:, :, i, :, j, :] == y) & ~taken
+            taken = taken | hit
+            cols.append(jnp.where(hit, g, jnp.zeros_like(g)))
+        rows.append(jnp.stack(cols, axis=3))
+    n, h, w, c = x.shape
+    dx = jnp.stack(rows, axis=2).reshape(n, h - h % 2, w - w % 2, c)
+    return (jnp.pad(dx, ((0, 0), (0, h % 2), (0, w % 2), (0, 0))),)
+
+
+max_pool_2x2_first.defvjp(_pool_fwd, _pool_bwd)
+
+
+def conv_same(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
+    """Stride-1 SAME convolution of an NHWC batch with an HWIO kernel (XLA's convolution)."""
+    return lax.conv_general_dilated(
+        x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+
+
+def conv_same_patches(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
+    """The same convolution as patches × matmul: each pixel's kh·kw·C neighbourhood is laid out
+    as one row (zero padded like SAME) and multiplied by the kernel as a (kh·kw·C, O) matrix."""
+    kh, kw, c, o = kernel.shape
+    n, h, w, _ = x.shape
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    padded = jnp.pad(x, ((0, 0), (top, kh - 1 - top), (left, kw - 1 - left), (0, 0)))
+    taps = [padded[:, i : i + h, j : j + w, :] for i in range(kh) for j in range(kw)]
+    patches = jnp.stack(taps, axis=3).reshape(n * h * w, kh * kw * c)
+    return (patches @ kernel.reshape(kh * kw * c, o)).reshape(n, h, w, o)
+
+
+class PooledConv(nn.Module):
+    """conv (no bias) → 2×2 max-pool → + bias → ReLU; parameters named like `nn.Conv`'s."""
+
+    features: int
+    kernel_size: int
+    lowering: str = "conv"
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,))
+        conv = conv_same_patches if self.lowering == "patches" else conv_same
+        return nn.relu(max_pool_2x2_first(conv(x, kernel)) + bias)
+
+
+class FastCNNConfig(CNNConfig):
+    first_conv: Literal["conv", "patches"] = Field(
+        "conv",
+        description="Lowering of the first convolution: conv = XLA's convolution, patches = "
+        "patches × matmul (see docs/performance.md for which is faster here).",
+    )
+
+
+class FastCNN(nn.Module):
+    """The `cnn` model's function and parameters, computed pool-first (see module docstring)."""
+
+    conv_features: tuple[int, ...]
+    kernel_size: int
+    dense: int
+    features: int
+    dropout: float = 0.5
+    course_init: bool = True
+    first_conv: str = "conv"
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        if x.ndim == 2:
+            side = int(round(x.shape[1] ** 0.5))
+            x = x.reshape(x.shape[0], side, side, 1)
+        init = {}
+        if self.course_init:
+            init = dict(
+                kernel_init=nn.initializers.truncated_normal(0.1),
+                bias_init=nn.initializers.constant(0.1),
+            )
+        for i, channels in enumerate(self.conv_features):
+            lowering = self.first_conv if i == 0 else "conv"
+            x = PooledConv(channels, self.kernel_size, lowering, name=f"conv{i + 1}", **init)(x)
+        x = x.reshape(x.shape[0], -1)
+        x = nn.relu(nn.Dense(self.dense, name="fc1", **init)(x))
+        if self.dropout > 0:
+            x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return nn.Dense(self.features, name="fc2", **init)(x)
+
+
+@MODELS.register("fast_cnn", FastCNNConfig)
+def fast_cnn(cfg: FastCNNConfig, spec: DataSpec) -> nn.Module:
+    return FastCNN(
+        conv_features=tuple(cfg.conv_features),
+        kernel_size=cfg.kernel_size,
+        dense=cfg.dense,
+        features=spec.num_outputs,
+        dropout=cfg.dropout,
+        course_init=cfg.init == "course",
+        first_conv=cfg.first_conv,
+    )

@@ -1,0 +1,93 @@
+"""Speed settings applied before JAX starts: XLA CPU flags and the persistent compilation cache.
+
+`configure()` is called by the command line before anything is compiled. Both settings can be
+switched off or redirected with environment variables:
+
+- `JAXCOURSE_XLA_TUNING=0` leaves `XLA_FLAGS` as the user set it (default: append the flags in
+  `CPU_FLAGS` whose names the user has not set; their measured effect is in
+  docs/performance.md);
+- `JAXCOURSE_COMPILATION_CACHE=DIR` keeps compiled programs in DIR, `=off` disables the cache
+  (default: `$XDG_CACHE_HOME/jaxcourse/xla`, i.e. `~/.cache/jaxcourse/xla`), so a second run of
+  the same config skips XLA compilation.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+# Flags measured on the course models (docs/performance.md has the numbers). With jax 0.10:
+# YNNPACK for dots and for each convolution (not for elementwise ops and reductions) trains
+# the CNN ~10 % faster than XLA's defaults on an idle 2-core x86 machine, the dense models
+# and the LSTM about equally fast. (`dot,eltwise,reduce`, which helped older versions, now
+# costs the CNN ~20 %.)
+CPU_FLAGS: tuple[str, ...] = ("--xla_cpu_experimental_ynn_fusion_type=dot,individual_convolution",)
+
+CACHE_ENV = "JAXCOURSE_COMPILATION_CACHE"
+TUNING_ENV = "JAXCOURSE_XLA_TUNING"
+OFF = ("0", "off", "false", "no", "")
+
+
+def with_cpu_flags(xla_flags: str, flags=CPU_FLAGS) -> str:
+    """`xla_flags` plus each of `flags` whose name (the part before '=') it does not set yet."""
+    present = {f.split("=", 1)[0] for f in xla_flags.split()}
+    extra = [f for f in flags if f.split("=", 1)[0] not in present]
+    return " ".join([xla_flags.strip(), *extra]).strip()
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/jaxcourse/xla` (`~/.cache/jaxcourse/xla` when XDG_CACHE_HOME is unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jaxcourse" / "xla"
+
+
+def cache_dir_from_env() -> Path | None:
+    """The compilation cache directory the environment asks for; None when it is switched off."""
+    value = os.environ.get(CACHE_ENV)
+    if value is None:
+        return default_cache_dir()
+    return None if value.strip().lower() in OFF else Path(value).expanduser()
+
+
+def _backend_started() -> bool:
+    from jax._src import xla_bridge
+
+    return bool(getattr(xla_bridge, "_backends", {}))
+
+
+def configure_xla_flags() -> bool:
+    """Append `CPU_FLAGS` to XLA_FLAGS unless switched off; True if XLA will see them."""
+    if os.environ.get(TUNING_ENV, "1").strip().lower() in OFF:
+        return False
+    if _backend_started():
+        warnings.warn(
+            "jaxcourse.perf: JAX's backend is already running, so XLA CPU flags cannot be "
+            "applied any more; call configure() before the first computation",
+            stacklevel=2,
+        )
+        return False
+    os.environ["XLA_FLAGS"] = with_cpu_flags(os.environ.get("XLA_FLAGS", ""))
+    return True
+
+
+def enable_compilation_cache(cache_dir: str | Path | None, min_compile_time_s: float = 0.5):
+    """Keep compiled programs that took over `min_compile_time_s` to compile in `cache_dir`
+    (None: leave the cache off); returns the directory used."""
+    import jax
+
+    if cache_dir is None:
+        return None
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_s)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return cache_dir
+
+
+def configure() -> dict:
+    """Apply the XLA flags and the compilation cache the environment asks for (see above)."""
+    flags = configure_xla_flags()
+    cache = enable_compilation_cache(cache_dir_from_env())
+    return {"xla_flags": flags, "compilation_cache": str(cache) if cache else None}
