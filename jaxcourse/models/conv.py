@@ -53,24 +53,39 @@ class CNN(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        if x.ndim == 2:
-            side = int(round(x.shape[1] ** 0.5))
-            x = x.reshape(x.shape[0], side, side, 1)
-        init = {}
-        if self.course_init:
-            init = dict(
-                kernel_init=nn.initializers.truncated_normal(0.1),
-                bias_init=nn.initializers.constant(0.1),
-            )
+        x, init = as_image(x), course_initializers(self.course_init)
         k = (self.kernel_size, self.kernel_size)
         for i, channels in enumerate(self.conv_features):
             x = nn.Conv(channels, k, padding="SAME", name=f"conv{i + 1}", **init)(x)
             x = max_pool_2x2(nn.relu(x))
-        x = x.reshape(x.shape[0], -1)
-        x = nn.relu(nn.Dense(self.dense, name="fc1", **init)(x))
-        if self.dropout > 0:
-            x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return nn.Dense(self.features, name="fc2", **init)(x)
+        return classifier_head(x, self.dense, self.features, self.dropout, train, init)
+
+
+def as_image(x: jnp.ndarray) -> jnp.ndarray:
+    """An NHWC batch as is; a flat batch of N·N pixels as N×N×1 images."""
+    if x.ndim == 2:
+        side = int(round(x.shape[1] ** 0.5))
+        x = x.reshape(x.shape[0], side, side, 1)
+    return x
+
+
+def course_initializers(enabled: bool) -> dict:
+    """The course's weight_variable/bias_variable initialisers as layer kwargs (or none)."""
+    if not enabled:
+        return {}
+    return dict(
+        kernel_init=nn.initializers.truncated_normal(0.1),
+        bias_init=nn.initializers.constant(0.1),
+    )
+
+
+def classifier_head(x, dense: int, features: int, dropout: float, train: bool, init: dict):
+    """flatten → fc1 → ReLU → dropout → fc2, inside the calling module (names fc1, fc2)."""
+    x = x.reshape(x.shape[0], -1)
+    x = nn.relu(nn.Dense(dense, name="fc1", **init)(x))
+    if dropout > 0:
+        x = nn.Dropout(dropout, deterministic=not train)(x)
+    return nn.Dense(features, name="fc2", **init)(x)
 
 
 @MODELS.register("cnn", CNNConfig)

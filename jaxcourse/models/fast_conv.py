@@ -27,7 +27,7 @@ from jax import lax
 from pydantic import Field
 
 from jaxcourse.data.spec import DataSpec
-from jaxcourse.models.conv import CNNConfig
+from jaxcourse.models.conv import CNNConfig, as_image, classifier_head, course_initializers
 from jaxcourse.models.registry import MODELS
 
 
@@ -126,23 +126,11 @@ class FastCNN(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        if x.ndim == 2:
-            side = int(round(x.shape[1] ** 0.5))
-            x = x.reshape(x.shape[0], side, side, 1)
-        init = {}
-        if self.course_init:
-            init = dict(
-                kernel_init=nn.initializers.truncated_normal(0.1),
-                bias_init=nn.initializers.constant(0.1),
-            )
+        x, init = as_image(x), course_initializers(self.course_init)
         for i, channels in enumerate(self.conv_features):
             lowering = self.first_conv if i == 0 else "conv"
             x = PooledConv(channels, self.kernel_size, lowering, name=f"conv{i + 1}", **init)(x)
-        x = x.reshape(x.shape[0], -1)
-        x = nn.relu(nn.Dense(self.dense, name="fc1", **init)(x))
-        if self.dropout > 0:
-            x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return nn.Dense(self.features, name="fc2", **init)(x)
+        return classifier_head(x, self.dense, self.features, self.dropout, train, init)
 
 
 @MODELS.register("fast_cnn", FastCNNConfig)
