@@ -88,9 +88,9 @@ def classifier_head(x, dense: int, features: int, dropout: float, train: bool, i
     return nn.Dense(features, name="fc2", **init)(x)
 
 
-@MODELS.register("cnn", CNNConfig)
-def cnn(cfg: CNNConfig, spec: DataSpec) -> nn.Module:
-    return CNN(
+def cnn_options(cfg: CNNConfig, spec: DataSpec) -> dict:
+    """The module fields a `cnn`-style config sets, sized for `spec`."""
+    return dict(
         conv_features=tuple(cfg.conv_features),
         kernel_size=cfg.kernel_size,
         dense=cfg.dense,
@@ -98,3 +98,8 @@ def cnn(cfg: CNNConfig, spec: DataSpec) -> nn.Module:
         dropout=cfg.dropout,
         course_init=cfg.init == "course",
     )
+
+
+@MODELS.register("cnn", CNNConfig)
+def cnn(cfg: CNNConfig, spec: DataSpec) -> nn.Module:
+    return CNN(**cnn_options(cfg, spec))

@@ -27,7 +27,13 @@ from jax import lax
 from pydantic import Field
 
 from jaxcourse.data.spec import DataSpec
-from jaxcourse.models.conv import CNNConfig, as_image, classifier_head, course_initializers
+from jaxcourse.models.conv import (
+    CNNConfig,
+    as_image,
+    classifier_head,
+    cnn_options,
+    course_initializers,
+)
 from jaxcourse.models.registry import MODELS
 
 
@@ -135,12 +141,4 @@ class FastCNN(nn.Module):
 
 @MODELS.register("fast_cnn", FastCNNConfig)
 def fast_cnn(cfg: FastCNNConfig, spec: DataSpec) -> nn.Module:
-    return FastCNN(
-        conv_features=tuple(cfg.conv_features),
-        kernel_size=cfg.kernel_size,
-        dense=cfg.dense,
-        features=spec.num_outputs,
-        dropout=cfg.dropout,
-        course_init=cfg.init == "course",
-        first_conv=cfg.first_conv,
-    )
+    return FastCNN(**cnn_options(cfg, spec), first_conv=cfg.first_conv)
