@@ -7,6 +7,7 @@ reproducible and can resume at any step.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -34,10 +35,43 @@ def create_train_state(
 ) -> TrainState:
     """Initialise params from `rng` on an example input, and the optimizer state."""
     init_rng, train_rng = jax.random.split(rng)
-    params = model.init({"params": init_rng}, sample_x, train=False)["params"]
+    params = init_params(model, init_rng, sample_x)
     return TrainState(
         step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=train_rng
     )
+
+
+def init_params(model: nn.Module, rng: jax.Array, sample_x) -> Any:
+    """`model`'s parameters drawn from `rng`, computed by one compiled program.
+
+    Compiled once per (hashable) model, input shape and dtype, and reused by equal models.
+    Op-by-op initialisation compiled every initialiser separately: 0.65 s for a 1-10-1 MLP and
+    1.8 s for the course CNN before their first step. On CPU the program is compiled without
+    LLVM's optimisations (it runs once; compiling it optimised took 0.9 s for the CNN, 0.45 s
+    unoptimised); values agree with the optimised program's to float32 rounding.
+    """
+    if isinstance(rng, jax.core.Tracer):  # already inside a traced function
+        return _init_params(model, rng, sample_x)
+    try:
+        hash(model)
+    except TypeError:  # a module with an unhashable field: compile for this call only
+        init = jax.jit(functools.partial(_init_params, model), compiler_options=_init_options())
+        return init(rng, sample_x)
+    return _jit_init()(model, rng, sample_x)
+
+
+def _init_params(model: nn.Module, rng: jax.Array, sample_x) -> Any:
+    return model.init({"params": rng}, sample_x, train=False)["params"]
+
+
+def _init_options() -> dict | None:
+    return {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
+
+
+@functools.cache
+def _jit_init() -> Callable:
+    """The jitted `_init_params` (built on first use: asking for the backend starts JAX)."""
+    return jax.jit(_init_params, static_argnums=0, compiler_options=_init_options())
 
 
 def step_rng(state: TrainState) -> jax.Array:

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import linen as nn
 
 from jaxcourse import losses, train
 from jaxcourse.data.batching import BatchSchedule
@@ -121,3 +122,38 @@ def test_batch_schedule_is_a_function_of_seed_and_step():
     np.testing.assert_array_equal(b.indices(4), a.indices(4))  # random access agrees
     assert not np.array_equal(a.indices(0), a.indices(3))  # reshuffled next epoch
     np.testing.assert_array_equal(a.indices_for(2, 2), np.stack([a.indices(2), a.indices(3)]))
+
+
+def test_init_params_matches_op_by_op_init_and_compiles_once_per_equal_model():
+    from jaxcourse import models
+    from jaxcourse.data.spec import DataSpec
+    from jaxcourse.models.dense import MLPConfig
+
+    spec = DataSpec(input_shape=(28, 28, 1), num_outputs=10, task="classification")
+    cfg = MLPConfig(name="mlp", hidden=[32], kernel_init="truncated_normal", init_scale=0.1)
+    first, second = models.build(cfg, spec), models.build(cfg, spec)
+    assert first == second and hash(first) == hash(second)  # equal configs, equal modules
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    rng = jax.random.key(3)
+    reference = first.init({"params": rng}, x, train=False)["params"]
+    params = train.init_params(first, rng, x)
+    for got, want in zip(jax.tree.leaves(params), jax.tree.leaves(reference), strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
+    assert float(jnp.std(params["hidden1"]["kernel"])) > 0.05  # really drawn, not zeros
+    misses = train._jit_init()._cache_size()
+    train.init_params(second, jax.random.key(4), x)
+    assert train._jit_init()._cache_size() == misses  # the equal module reused the program
+    # inside a traced function, and for a module that cannot be hashed
+    traced = jax.jit(lambda r: train.init_params(first, r, x))(rng)
+    np.testing.assert_allclose(traced["output"]["kernel"], params["output"]["kernel"], rtol=1e-6)
+
+    class ListWidths(nn.Module):
+        widths: list  # a list field makes the module unhashable
+
+        @nn.compact
+        def __call__(self, x, train=False):
+            return nn.Dense(self.widths[0])(x.reshape(x.shape[0], -1))
+
+    odd = ListWidths(widths=[3])
+    got = train.init_params(odd, rng, x)["Dense_0"]["kernel"]
+    np.testing.assert_allclose(got, odd.init(rng, x)["params"]["Dense_0"]["kernel"], rtol=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from flax import linen as nn
@@ -48,7 +50,14 @@ class InitConfigMixin(ModelConfig):
         return v
 
     def kernel_initializer(self):
-        return INITIALIZERS[self.kernel_init](self.init_scale)
+        return _initializer(self.kernel_init, self.init_scale)
+
+
+@functools.cache
+def _initializer(name: str, scale: float):
+    """One initialiser object per (name, scale), so equal configs build equal (hashable)
+    modules and share compiled programs."""
+    return INITIALIZERS[name](scale)
 
 
 def build(cfg: ModelConfig, spec: DataSpec) -> nn.Module:
