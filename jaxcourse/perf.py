@@ -18,11 +18,12 @@ import warnings
 from pathlib import Path
 
 # Flags measured on the course models (docs/performance.md has the numbers). With jax 0.10:
-# YNNPACK for dots and for each convolution (not for elementwise ops and reductions) trains
-# the CNN ~10 % faster than XLA's defaults on an idle 2-core x86 machine, the dense models
-# and the LSTM about equally fast. (`dot,eltwise,reduce`, which helped older versions, now
-# costs the CNN ~20 %.)
-CPU_FLAGS: tuple[str, ...] = ("--xla_cpu_experimental_ynn_fusion_type=dot,individual_convolution",)
+# YNNPACK for dots only. YNNPACK's convolutions run on one thread, XLA's own (Eigen) ones on
+# all cores, so on an idle 2-core x86 machine the course CNN trains ~18 % faster with
+# convolutions left to XLA (`dot`) than with YNNPACK convolutions (XLA's default), and
+# the dense models and the LSTM about equally fast. (`dot,eltwise,reduce`, which helped older
+# versions, now costs the CNN ~20 %.)
+CPU_FLAGS: tuple[str, ...] = ("--xla_cpu_experimental_ynn_fusion_type=dot",)
 
 CACHE_ENV = "JAXCOURSE_COMPILATION_CACHE"
 TUNING_ENV = "JAXCOURSE_XLA_TUNING"

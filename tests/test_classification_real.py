@@ -26,7 +26,6 @@ MNIST_TEST = next(
     (d / "shared" / "data" / "mnist" for d in REPO.parents[:2] if (d / "shared").is_dir()),
     REPO.parent / "shared" / "data" / "mnist",
 )
-CNN_FLAGS = "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce"
 
 needs_fashion = pytest.mark.skipif(
     not (FASHION / "train-images-idx3-ubyte.gz").is_file(),
@@ -45,8 +44,9 @@ def run_in_process(name, workdir, *overrides):
     return run_experiment(config, workdir)
 
 
-def run_in_subprocess(name, workdir, *overrides, xla_flags=CNN_FLAGS):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "XLA_FLAGS": xla_flags}
+def run_in_subprocess(name, workdir, *overrides):
+    """`jaxcourse run` in a fresh process, so the CLI applies jaxcourse's XLA CPU flags."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [
         sys.executable,
         "-m",

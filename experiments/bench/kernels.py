@@ -1,0 +1,150 @@
+"""The course CNN's training step, piece by piece: where the time goes, and on how many cores.
+
+`python -m experiments.bench.kernels [--xla-flags="..."] [--rounds 5]` times each kernel of
+one step (batch 100) in its own compiled program, alternating between them: the two
+convolutions forward and backward, the fully connected layer, a pooling layer forward +
+backward, Adam over all 3.3 M parameters and the dropout mask. Printed per kernel: wall and CPU
+milliseconds a call (median), GFLOP/s where the kernel is a matmul or convolution, and CPU ÷
+wall (how many cores it kept busy). Adam runs on donated buffers, as in the train step.
+XLA flags apply to a whole process: `--xla-flags=...` re-runs the script in a child process
+with exactly those XLA_FLAGS (jaxcourse's own switched off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def kernels() -> dict:
+    """name -> (function, arguments, FLOPs per call or 0). A function that returns its own
+    (updated) arguments runs with them donated, its outputs fed back as the next arguments."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from jaxcourse.models.fast_conv import conv_same, max_pool_2x2_first
+
+    rng = np.random.default_rng(0)
+
+    def normal(*shape, scale=1.0):
+        return jnp.asarray(rng.standard_normal(shape, np.float32) * scale)
+
+    def conv_vjp(wrt):
+        def run(x, w, dy):
+            return jax.vjp(lambda *a: conv_same(*a), x, w)[1](dy)[wrt]
+
+        return run
+
+    def dense_vjp(x, w, dy):
+        return dy @ w.T, x.T @ dy
+
+    def pool(x, g):
+        return jax.vjp(max_pool_2x2_first, x)[1](g)[0]
+
+    tx = optax.adam(1e-4)
+    params = {
+        "conv1": normal(5, 5, 1, 32),
+        "conv2": normal(5, 5, 32, 64),
+        "fc1": normal(3136, 1024),
+        "fc2": normal(1024, 10),
+    }
+
+    grads = jax.tree.map(jnp.copy, params)
+
+    def adam(grads, opt_state, params):
+        """Returns its arguments updated, so that it can run donated, as in the train step."""
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return grads, opt_state, optax.apply_updates(params, updates)
+
+    def dropout_mask(key):
+        return jax.random.bernoulli(key, 0.5, (100, 1024))
+
+    c1 = (normal(100, 28, 28, 1), normal(5, 5, 1, 32, scale=0.1), normal(100, 28, 28, 32))
+    c2 = (normal(100, 14, 14, 32), normal(5, 5, 32, 64, scale=0.1), normal(100, 14, 14, 64))
+    fc = (normal(100, 3136), normal(3136, 1024, scale=0.01), normal(100, 1024))
+    conv1_flops = 2 * 100 * 28 * 28 * 32 * 25
+    conv2_flops = 2 * 100 * 14 * 14 * 64 * 32 * 25
+    fc_flops = 2 * 100 * 3136 * 1024
+    return {
+        "conv1 forward": (lambda x, w, dy: conv_same(x, w), c1, conv1_flops),
+        "conv1 weight gradient": (conv_vjp(1), c1, conv1_flops),
+        "conv2 forward": (lambda x, w, dy: conv_same(x, w), c2, conv2_flops),
+        "conv2 input gradient": (conv_vjp(0), c2, conv2_flops),
+        "conv2 weight gradient": (conv_vjp(1), c2, conv2_flops),
+        "fc1 forward": (lambda x, w, dy: x @ w, fc, fc_flops),
+        "fc1 input + weight gradients": (dense_vjp, fc, 2 * fc_flops),
+        "pool1 forward + backward": (pool, (c1[2], normal(100, 14, 14, 32)), 0),
+        "Adam, 3.3 M parameters": (adam, (grads, tx.init(params), params), 0),
+        "dropout mask 100×1024": (dropout_mask, (jax.random.key(0),), 0),
+    }
+
+
+def measure(rounds: int, calls: int) -> list[tuple[str, float, float, float]]:
+    import jax
+
+    table = kernels()
+    args = {name: list(a) for name, (_, a, _) in table.items()}
+    carries = {name: fn.__name__ == "adam" for name, (fn, _, _) in table.items()}
+    compiled = {
+        name: jax.jit(fn, donate_argnums=tuple(range(len(args[name]))) if carries[name] else ())
+        for name, (fn, _, _) in table.items()
+    }
+
+    def call(name):
+        out = compiled[name](*args[name])
+        if carries[name]:
+            args[name] = list(out)
+        return out
+
+    for name in table:
+        jax.block_until_ready(call(name))
+    walls = {name: [] for name in table}
+    cpus = {name: [] for name in table}
+    for _ in range(rounds):
+        for name in compiled:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(calls):
+                out = call(name)
+            jax.block_until_ready(out)
+            walls[name].append((time.perf_counter() - wall) / calls)
+            cpus[name].append((time.process_time() - cpu) / calls)
+    return [
+        (name, float(np.median(walls[name])), float(np.median(cpus[name])), table[name][2])
+        for name in table
+    ]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.bench.kernels", description=__doc__)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--calls", type=int, default=20, help="calls per timed block")
+    p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
+    args = p.parse_args(argv)
+    if args.xla_flags is not None:
+        env = dict(os.environ, XLA_FLAGS=args.xla_flags, JAXCOURSE_XLA_TUNING="0")
+        cmd = [sys.executable, "-m", "experiments.bench.kernels"]
+        cmd += ["--rounds", str(args.rounds), "--calls", str(args.calls)]
+        return subprocess.run(cmd, env=env).returncode
+    from jaxcourse import perf
+
+    perf.configure_xla_flags()
+    print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    print("| kernel | wall ms | CPU ms | GFLOP/s | cores busy |")
+    print("|---|---|---|---|---|")
+    total = 0.0
+    for name, wall, cpu, flops in measure(args.rounds, args.calls):
+        rate = f"{flops / wall / 1e9:,.0f}" if flops else "–"
+        print(f"| {name} | {wall * 1e3:.2f} | {cpu * 1e3:.2f} | {rate} | {cpu / wall:.2f} |")
+        total += wall
+    print(f"\nsum of the kernels' wall times: {total * 1e3:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
