@@ -19,7 +19,7 @@ from pathlib import Path
 
 # Flags measured on the course models (docs/performance.md has the numbers). With jax 0.10:
 # YNNPACK for dots only. YNNPACK's convolutions run on one thread, XLA's own (Eigen) ones on
-# all cores, so on an idle 2-core x86 machine the course CNN trains ~18 % faster with
+# all cores, so on an idle 2-core x86 machine the course CNN trains 11-19 % faster with
 # convolutions left to XLA (`dot`) than with YNNPACK convolutions (XLA's default), and
 # the dense models and the LSTM about equally fast. (`dot,eltwise,reduce`, which helped older
 # versions, now costs the CNN ~20 %.)

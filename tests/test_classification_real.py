@@ -44,9 +44,15 @@ def run_in_process(name, workdir, *overrides):
     return run_experiment(config, workdir)
 
 
+# The tests share two cores between two pytest workers: single-threaded (YNNPACK) convolutions
+# hold up better there than XLA's multi-threaded ones, which jaxcourse picks for an idle machine
+# (docs/performance.md). The CLI adds jaxcourse's other flags.
+SHARED_CPU_FLAGS = "--xla_cpu_experimental_ynn_fusion_type=dot,individual_convolution"
+
+
 def run_in_subprocess(name, workdir, *overrides):
-    """`jaxcourse run` in a fresh process, so the CLI applies jaxcourse's XLA CPU flags."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    """`jaxcourse run` in a fresh process, with the XLA CPU flags for a shared machine."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XLA_FLAGS": SHARED_CPU_FLAGS}
     cmd = [
         sys.executable,
         "-m",

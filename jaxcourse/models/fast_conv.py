@@ -8,8 +8,7 @@ it and vice versa), and the same outputs; three changes make its training step f
    with any increasing function. The bias and ReLU (and their gradients) then touch a tensor
    four times smaller.
 2. A max-pool whose gradient goes to the first maximum of each window (row-major order), in
-   one elementwise pass (the forward pass keeps each window's first-max position, one byte an
-   output), as TensorFlow's `MaxPoolGrad` and PyTorch do. JAX's generic gradient
+   one elementwise pass, as TensorFlow's `MaxPoolGrad` and PyTorch do. JAX's generic gradient
    of a max splits it evenly between tied maxima, which takes extra passes (a count and a
    division). Away from ties the two are identical; at ties both pass the same total on.
 3. Optionally, the first convolution as patches × matmul (`first_conv: patches`): with one
@@ -51,24 +50,24 @@ def max_pool_2x2_first(x: jnp.ndarray) -> jnp.ndarray:
 
 
 def _pool_fwd(x):
-    win = _windows(x)
-    y = win.max(axis=(2, 4))
-    # position (2·row + column) of the first maximum of each window, in row-major order
-    first = jnp.full(y.shape, 3, jnp.int8)
-    for pos in (2, 1, 0):
-        first = jnp.where(win[:, :, pos // 2, :, pos % 2, :] == y, jnp.int8(pos), first)
-    return y, (first, x.shape)
+    y = max_pool_2x2_first(x)
+    return y, (x, y)
 
 
 def _pool_bwd(residuals, g):
-    first, shape = residuals
-    n, h, w, c = shape
-    # one pass writes dx in the windows' layout: g where the window's first max was, else 0
-    pos = 2 * lax.broadcasted_iota(jnp.int8, (1, 1, 2, 1, 2, 1), 2)
-    pos = pos + lax.broadcasted_iota(jnp.int8, (1, 1, 2, 1, 2, 1), 4)
-    hit = first[:, :, None, :, None, :] == pos
-    dx = jnp.where(hit, g[:, :, None, :, None, :], jnp.zeros((), g.dtype))
-    dx = dx.reshape(n, h - h % 2, w - w % 2, c)
+    x, y = residuals
+    win = _windows(x)
+    taken = jnp.zeros(y.shape, bool)
+    rows = []
+    for i in (0, 1):
+        cols = []
+        for j in (0, 1):
+            hit = (win[:, :, i, :, j, :] == y) & ~taken
+            taken = taken | hit
+            cols.append(jnp.where(hit, g, jnp.zeros_like(g)))
+        rows.append(jnp.stack(cols, axis=3))
+    n, h, w, c = x.shape
+    dx = jnp.stack(rows, axis=2).reshape(n, h - h % 2, w - w % 2, c)
     return (jnp.pad(dx, ((0, 0), (0, h % 2), (0, w % 2), (0, 0))),)
 
 
