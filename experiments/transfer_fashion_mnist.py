@@ -119,12 +119,9 @@ def _finished(workdir: Path, cfg) -> dict | None:
 
 def _plot(curves: dict, results: list[dict], path: Path) -> None:
     """Test accuracy against step (one colour per method) and final accuracy per method."""
-    import matplotlib
+    from jaxcourse import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = plots.new_figure((10, 4), ncols=2)
     colours = dict(zip(MODES, ("tab:blue", "tab:orange", "tab:green"), strict=True))
     for (mode, seed), points in curves.items():
         steps, acc = zip(*points, strict=True)
@@ -141,9 +138,7 @@ def _plot(curves: dict, results: list[dict], path: Path) -> None:
     low = min(r["test_accuracy"] for r in results)
     right.set_ylim(max(0.0, low - 0.05), 1.0)
     right.set(ylabel="final test accuracy", title="100 labels per class, mean ± std, seeds")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots.save(fig, path)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.colors import LogNorm
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-from PIL import Image  # noqa: E402
+from jaxcourse.plots import new_figure, save
+from jaxcourse.surfaces import Surface
 
-from jaxcourse.surfaces import Surface  # noqa: E402
-
-COLORS = plt.get_cmap("tab10").colors
+COLORS = matplotlib.colormaps["tab10"].colors
 
 
 def _contours(ax, surface: Surface, resolution: int = 200) -> None:
@@ -51,7 +49,7 @@ def race_figure(
 
     paths[i]: (T+1, S, 2) positions of optimizer i; start 0 is the featured one.
     """
-    fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(11, 4.6), width_ratios=[1.25, 1])
+    fig, (ax, ax_d) = new_figure((11, 4.6), ncols=2, width_ratios=[1.25, 1])
     _contours(ax, surface)
     for i, (label, p) in enumerate(zip(labels, paths, strict=True)):
         color = COLORS[i % len(COLORS)]
@@ -74,10 +72,7 @@ def race_figure(
     ax_d.set_ylabel("escape distance" if surface.is_saddle else "distance to minimum")
     ax_d.set_title("featured start", fontsize=10)
     ax_d.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=100)
 
 
 def race_animation(
@@ -94,7 +89,7 @@ def race_animation(
     The contours are drawn once; every frame restores them and draws only the moving
     artists (blitting), and Pillow writes the frames.
     """
-    fig, ax = plt.subplots(figsize=(6.2, 4.2), dpi=dpi)
+    fig, ax = new_figure((6.2, 4.2), dpi=dpi)
     _contours(ax, surface, resolution=120)
     total = paths[0].shape[0] - 1
     frame_steps = np.unique(np.linspace(0, total, frames).round().astype(int))
@@ -132,7 +127,6 @@ def race_animation(
         ax.draw_artist(clock)
         rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
         images.append(Image.fromarray(rgb.copy()).quantize(colors=128, method=Image.MEDIANCUT))
-    plt.close(fig)
     images[-1:] = [images[-1]] * max(1, fps)  # hold the last frame for a second
     images[0].save(
         path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0

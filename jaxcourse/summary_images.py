@@ -71,28 +71,9 @@ def confusion_matrix_image(
     counts: np.ndarray, class_names: list[str], title: str = ""
 ) -> np.ndarray:
     """The confusion matrix drawn with matplotlib: rows true, columns predicted, counts shown."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from jaxcourse import plots
 
-    k = len(counts)
-    size = max(4.0, 0.45 * k + 2)
-    fig = Figure(figsize=(size, size), dpi=80)
-    ax = fig.add_subplot()
-    ax.imshow(counts, cmap="Blues")
-    ticks = range(k)
-    ax.set_xticks(ticks, class_names, rotation=90 if k > 5 else 0)
-    ax.set_yticks(ticks, class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if title:
-        ax.set_title(title)
-    if k <= 30:
-        top = counts.max() or 1
-        for i in range(k):
-            for j in range(k):
-                colour = "white" if counts[i, j] > 0.6 * top else "black"
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7, color=colour)
-    fig.tight_layout()
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+    size = max(4.0, 0.45 * len(counts) + 2)
+    fig, ax = plots.new_figure(figsize=(size, size), dpi=80)
+    plots.draw_confusion_matrix(ax, counts, class_names, title)
+    return plots.to_rgb(fig)

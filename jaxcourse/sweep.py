@@ -249,7 +249,7 @@ def plot_sweep(variants: list[Variant], path: Path) -> None:
     """Training loss against step, one line per variant (log scale)."""
     from jaxcourse import plots
 
-    fig, ax = plots.plt.subplots(figsize=(7, 4.5))
+    fig, ax = plots.new_figure(figsize=(7, 4.5))
     for v in variants:
         metrics_file = v.workdir / "metrics.jsonl"
         rows = read_metrics(metrics_file) if metrics_file.exists() else []
@@ -263,9 +263,7 @@ def plot_sweep(variants: list[Variant], path: Path) -> None:
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize="small", ncol=2 if len(ax.lines) > 6 else 1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plots.plt.close(fig)
+    plots.save(fig, path)
 
 
 def default_sweep_dir(config_path: str | Path) -> Path:
