@@ -115,14 +115,8 @@ class SummaryHook(Hook):
     def __init__(self, cfg: LoggingConfig, config, rundir, training):
         self.cfg, self.config, self.rundir, self.training = cfg, config, rundir, training
         self.logdir = rundir.path / cfg.dir
-        writers: list[MetricWriter] = []
         self.tensorboard: TensorBoardWriter | None = None
-        if cfg.tensorboard:
-            self.tensorboard = TensorBoardWriter(self.logdir, cfg.flush_secs)
-            writers.append(self.tensorboard)
-        if cfg.jsonl:
-            writers.append(JsonlWriter(rundir.file("summaries.jsonl"), rundir.file("images")))
-        self.writer = MultiWriter(writers)
+        self.writer = MultiWriter([])  # opened in on_start, once the start step is known
         spec = training.dataset.spec
         self.classification = spec.task == "classification"
         self.class_names = list(spec.class_names) or [str(i) for i in range(spec.num_outputs)]
@@ -135,9 +129,12 @@ class SummaryHook(Hook):
     # ------------------------------------------------------------------ hook methods
 
     def on_start(self, loop) -> None:
-        step = int(loop.state.step)
+        step = int(loop.state.step)  # > 0 when resumed from a checkpoint of that step
+        self.writer = self._open_writers(step)
         self._prev_step = self._rate_step = step
         self._rate_time = time.perf_counter()
+        if step > 0:  # the interrupted run wrote the start-of-run summaries, and step's own
+            return
         self.writer.write_texts(step, {"config": _as_markdown(self.config)})
         if self.cfg.graph and self.tensorboard is not None:
             self._write_graph(loop)
@@ -193,6 +190,20 @@ class SummaryHook(Hook):
                 self.writer.write_hparams(_hparams(self.config), self.metric_tags, status)
         finally:
             self.writer.close()
+
+    def _open_writers(self, step: int) -> MultiWriter:
+        """Writers for a run that starts at `step`: what an earlier run in the same directory
+        wrote after `step` (all of it, for a fresh run) is dropped from summaries.jsonl and
+        hidden in TensorBoard (its purge), so that each step is shown once."""
+        start = step + 1 if step > 0 else 0
+        writers: list[MetricWriter] = []
+        if self.cfg.tensorboard:
+            self.tensorboard = TensorBoardWriter(self.logdir, self.cfg.flush_secs, start_step=start)
+            writers.append(self.tensorboard)
+        if self.cfg.jsonl:
+            path, images = self.rundir.file("summaries.jsonl"), self.rundir.file("images")
+            writers.append(JsonlWriter(path, images, start_step=start))
+        return MultiWriter(writers)
 
     # ------------------------------------------------------------------ summaries
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxcourse.rundir import write_atomic
+
 Scalar = int | float
 HParam = bool | int | float | str
 
@@ -118,12 +120,15 @@ def as_image(image) -> np.ndarray:
 class TensorBoardWriter(MetricWriter):
     """Event files in `logdir`, written by tensorboardX (read by the real TensorBoard)."""
 
-    def __init__(self, logdir: str | Path, flush_secs: int = 30):
+    def __init__(self, logdir: str | Path, flush_secs: int = 30, start_step: int | None = None):
+        """`start_step`: the first step this writer may write. Events that earlier runs in
+        `logdir` wrote at this step or later are hidden by TensorBoard (a run resumed from a
+        checkpoint of step N passes N + 1; 0 hides a previous run entirely)."""
         from tensorboardX import SummaryWriter
 
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
-        self._writer = SummaryWriter(str(self.logdir), flush_secs=flush_secs)
+        self._writer = SummaryWriter(str(self.logdir), flush_secs=flush_secs, purge_step=start_step)
 
     def write_scalars(self, step, scalars):
         for tag, value in scalars.items():
@@ -216,10 +221,19 @@ def _hparams_summaries(hparams: Mapping[str, HParam], metrics: Sequence[str], st
 class JsonlWriter(MetricWriter):
     """One JSON object per call in `path`; images go to PNG files in `image_dir`."""
 
-    def __init__(self, path: str | Path, image_dir: str | Path | None = None):
+    def __init__(
+        self, path: str | Path, image_dir: str | Path | None = None, start_step: int | None = None
+    ):
+        """`start_step`: the first step this writer may write; records an earlier run wrote at
+        this step or later (and its step-less hparams record) are removed first. None keeps
+        everything."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.image_dir = Path(image_dir) if image_dir else self.path.parent / "images"
+        if start_step is not None and self.path.is_file():
+            kept = [line for line in self.path.read_text().splitlines(keepends=True)
+                    if _record_step(line, start_step) < start_step]  # fmt: skip
+            write_atomic(self.path, "".join(kept))
         self._file = open(self.path, "a", buffering=1)
 
     def _write(self, record: dict) -> None:
@@ -304,3 +318,11 @@ class MultiWriter(MetricWriter):
     def close(self):
         for w in self.writers:
             w.close()
+
+
+def _record_step(line: str, default: int) -> int:
+    """The step of one JSONL record; `default` for a step-less one or a cut-off last line."""
+    try:
+        return json.loads(line).get("step", default)
+    except json.JSONDecodeError:
+        return default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -229,3 +230,39 @@ def test_sigkill_during_save_keeps_previous_checkpoint(tmp_path):
     assert final_step == step + 2
     rows = read_metrics(workdir)
     assert [r["step"] for r in rows] == list(range(1, step + 3))
+
+
+def test_resumed_run_logs_each_step_once(tmp_path):
+    """Summaries written after the last checkpoint by an interrupted run are not kept twice:
+    summaries.jsonl and TensorBoard show what an uninterrupted run shows."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logging = {"tensorboard": True, "jsonl": True, "every": 5, "histograms_every": 10}
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    config = lambda workdir, **kw: make_config(workdir, **kw).model_copy(
+        update={"logging": make_config(workdir).logging.model_copy(update=logging)}
+    )
+    run_experiment(config(straight), straight)
+    factory = lambda config, rundir, training: StopAt(27)
+    HOOK_FACTORIES.append(factory)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(config(resumed, async_save=False), resumed)
+    finally:
+        HOOK_FACTORIES.remove(factory)
+    run_experiment(config(resumed), resumed)
+
+    def jsonl_steps(workdir):
+        records = [json.loads(line) for line in (workdir / "summaries.jsonl").open()]
+        return [(r.get("step"), sorted(k for k in r if k != "step")) for r in records]
+
+    assert jsonl_steps(resumed) == jsonl_steps(straight)
+
+    def tensorboard_steps(workdir):
+        acc = EventAccumulator(str(workdir / "tensorboard"), size_guidance={"scalars": 0})
+        acc.Reload()
+        return {tag: [e.step for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+    steps = tensorboard_steps(resumed)
+    assert steps == tensorboard_steps(straight)
+    assert steps["train/loss"] == sorted(set(steps["train/loss"]))  # each step once
