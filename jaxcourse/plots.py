@@ -1,21 +1,26 @@
 """Plots written next to a run's metrics (PNG), drawn without pyplot.
 
 Figures are made with matplotlib's object API on its Agg canvas: no global figure state to
-close, safe from any thread, and no pyplot import when a run starts.
+close, safe from any thread. matplotlib is imported by the first figure, not when a run
+starts (~0.2 s of every command's start-up).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def new_figure(figsize: tuple[float, float], dpi: float = 100, **subplots) -> tuple[Figure, Any]:
     """A figure on an Agg canvas and its axes (`subplots` as for `Figure.subplots`)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
     return fig, fig.subplots(**subplots)

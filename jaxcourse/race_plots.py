@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import numpy as np
-from matplotlib.colors import LogNorm
 from PIL import Image
 
 from jaxcourse.plots import new_figure, save
 from jaxcourse.surfaces import Surface
 
-COLORS = matplotlib.colormaps["tab10"].colors
+# matplotlib's "tab10" colours, one per optimizer
+COLORS = tuple(f"C{i}" for i in range(10))
 
 
 def _contours(ax, surface: Surface, resolution: int = 200) -> None:
@@ -23,6 +22,8 @@ def _contours(ax, surface: Surface, resolution: int = 200) -> None:
     if surface.log_levels:
         gap = z - surface.min_value + 1e-3
         levels = np.geomspace(gap.min(), gap.max(), 30)
+        from matplotlib.colors import LogNorm
+
         ax.contourf(gx, gy, gap, levels=levels, norm=LogNorm(), cmap="viridis", alpha=0.6)
         ax.contour(gx, gy, gap, levels=levels[::3], norm=LogNorm(), colors="k", linewidths=0.3)
     else:
