@@ -211,3 +211,43 @@ def test_captcha_model_learns_real_captchas(tmp_path):
     final = run_experiment(load(raw=raw))["final"]
     assert final["test_captcha_char_accuracy"] > 0.75
     assert final["test_captcha_string_accuracy"] > 0.3
+
+
+@pytest.mark.parametrize("mode", ["joint", "alternating"])
+def test_resumed_multitask_run_is_bit_identical(tmp_path, mode):
+    from flax import serialization
+
+    from jaxcourse.runners import run_experiment
+
+    _easy_records(tmp_path / "a", 0)
+    _easy_records(tmp_path / "b", 1, num_heads=3, num_classes=2)
+    tasks = [("a", tmp_path / "a"), ("b", tmp_path / "b")]
+    schedule = ["a", "a", "b"] if mode == "alternating" else None
+
+    def run(workdir, steps):
+        config = _config(tmp_path, mode, tasks, steps=steps, schedule=schedule)
+        train = config.train.model_copy(update={"log_every": 10})
+        checkpoint = config.checkpoint.model_copy(update={"enabled": True, "every": 10})
+        update = {"workdir": str(workdir), "train": train, "checkpoint": checkpoint}
+        return run_experiment(config.model_copy(update=update))
+
+    straight = run(tmp_path / "straight", 40)
+    assert run(tmp_path / "resumed", 20)["checkpoint"]["steps"] == [10, 20]  # keep_last 2
+    resumed = run(tmp_path / "resumed", 40)  # the same workdir, trained further
+    assert resumed["checkpoint"]["resumed_from_step"] == 20
+    assert straight["checkpoint"]["resumed_from_step"] is None
+
+    def params(workdir):
+        return serialization.msgpack_restore((workdir / "params.msgpack").read_bytes())
+
+    a, b = params(tmp_path / "straight"), params(tmp_path / "resumed")
+    flat_a, flat_b = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    assert len(flat_a) == len(flat_b) > 0
+    for x, y in zip(flat_a, flat_b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+    def losses(workdir):
+        return [(r["step"], r["loss"]) for r in map(json.loads, (workdir / "metrics.jsonl").open())]
+
+    assert losses(tmp_path / "resumed") == losses(tmp_path / "straight")
+    assert [s for s, _ in losses(tmp_path / "straight")] == [10, 20, 30, 40]

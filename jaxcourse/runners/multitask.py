@@ -16,6 +16,7 @@ shell around them: pipelines, logging, evaluation, the summary and the saved par
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -28,7 +29,8 @@ from flax import serialization
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import optim, plots, train
-from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryRef, Section
+from jaxcourse.checkpoint import CKPT_SUBDIR, CheckpointConfig, CheckpointError, CheckpointStore
+from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryRef, Section, to_dict
 from jaxcourse.errors import ConfigError
 from jaxcourse.models.multihead import MultiHeadCNN, MultiHeadCNNConfig, build_multihead
 from jaxcourse.pipeline import PipelineConfig, RecordPipeline, load_split, prefetch_to_device
@@ -80,6 +82,12 @@ class MultitaskConfig(ExperimentConfig):
         description="The optimizer (one state per task in alternating mode)."
     )
     train: MultitaskTrainConfig = Field(description="Length, logging and evaluation.")
+    checkpoint: CheckpointConfig = Field(
+        default_factory=CheckpointConfig,
+        description="Orbax checkpoints of the train state; a run started again on the same "
+        "workdir resumes from the latest (keep_best ranks by a row key, e.g. "
+        "test_<task>_string_accuracy).",
+    )
     plots: bool = Field(True, description="Write loss and accuracy plots at the end.")
 
     @model_validator(mode="after")
@@ -287,13 +295,17 @@ def run(config: MultitaskConfig, rundir: RunDir) -> dict:
     }
     step_fns = {k: jax.jit(f, donate_argnums=0) for k, f in tr.train_steps.items()}
     eval_fns = {t: jax.jit(f) for t, f in tr.eval_steps.items()}
-    state = tr.state
-    rows, pending = [], []
-    t_first = None
+    checkpoints = Checkpoints(config, rundir) if config.checkpoint.enabled else None
+    state, rows, start = tr.state, [], 0
+    if checkpoints is not None:
+        state, rows = checkpoints.resume(state)
+        start = int(state.step)
+    pending, t_first = [], None
     device_prefetch = min(t.data.device_prefetch for t in config.tasks)
-    batches = prefetch_to_device(_task_batches(config, tr, 0, cfg.steps), device_prefetch)
+    batches = prefetch_to_device(_task_batches(config, tr, start, cfg.steps), device_prefetch)
     with progress_bar(cfg.steps, cfg.progress, "train") as bar:
-        for step, (key, batch) in enumerate(batches, start=1):
+        bar.update(start)
+        for step, (key, batch) in enumerate(batches, start=start + 1):
             state, metrics = step_fns[key](state, batch)
             pending.append(metrics)
             bar.update(1)
@@ -301,7 +313,12 @@ def run(config: MultitaskConfig, rundir: RunDir) -> dict:
                 jax.block_until_ready(state)
                 t_first = time.perf_counter()
             evaluate_now = step == cfg.steps or bool(cfg.eval_every and step % cfg.eval_every == 0)
+            save_now = checkpoints is not None and (
+                step % config.checkpoint.every == 0 or step == cfg.steps
+            )
             if step % cfg.log_every and not evaluate_now:
+                if save_now:
+                    checkpoints.save(step, state, None)
                 continue
             row = {"step": step, **_mean_metrics(pending)}
             pending.clear()
@@ -313,8 +330,10 @@ def run(config: MultitaskConfig, rundir: RunDir) -> dict:
             rundir.log(row)
             rows.append(row)
             bar.set_postfix(loss=f"{row['loss']:.4g}")
+            if save_now:
+                checkpoints.save(step, state, row)
     jax.block_until_ready(state)
-    train_s = time.perf_counter() - t_first
+    train_s = time.perf_counter() - t_first if t_first is not None else None
     params = jax.device_get(state.params)
     rundir.file(PARAMS_FILE).write_bytes(serialization.to_bytes(params))
     rundir.write_json(TASKS_FILE, tr.heads)
@@ -326,13 +345,59 @@ def run(config: MultitaskConfig, rundir: RunDir) -> dict:
         "steps": cfg.steps,
         "final": rows[-1],
         "wall_time_s": round(time.perf_counter() - t_start, 3),
-        "steps_per_s": (cfg.steps - 1) / train_s if cfg.steps > 1 else None,
+        "steps_per_s": (cfg.steps - start - 1) / train_s
+        if train_s and cfg.steps - start > 1
+        else None,
         "bad_records": {t: p.bad_records for t, p in tr.pipelines.items()},
         "device": {"platform": jax.devices()[0].platform, "count": jax.device_count()},
         "jax_version": jax.__version__,
     }
+    if checkpoints is not None:
+        summary["checkpoint"] = checkpoints.close(start or None)
     rundir.write_summary(summary)
     return summary
+
+
+class Checkpoints:
+    """The run's Orbax checkpoints (`<workdir>/ckpt`): resume from the latest, save, describe."""
+
+    def __init__(self, config: MultitaskConfig, rundir: RunDir):
+        self.cfg, self.rundir = config.checkpoint, rundir
+        config_dict = to_dict(config)
+        self.meta = {"config": config_dict, "model": config_dict["model"]}
+        self.store = CheckpointStore(rundir.path / CKPT_SUBDIR, self.cfg)
+
+    def resume(self, state: train.TrainState) -> tuple[train.TrainState, list[dict]]:
+        """The latest checkpoint's state and the metrics rows up to it (or `state`, [])."""
+        step = self.store.latest_step()
+        if step is None:
+            return state, []
+        if not self.cfg.resume:
+            self.store.close()
+            raise CheckpointError(
+                f"'{self.store.directory}' already holds checkpoints (latest: step {step}) "
+                "and checkpoint.resume is false; use another workdir or remove it"
+            )
+        self.store.check_compatible(step, state, self.meta["model"])
+        print(f"resuming from checkpoint '{self.store.step_dir(step)}'", file=sys.stderr)
+        return self.store.restore(step, state), self.rundir.resume_metrics(step)
+
+    def save(self, step: int, state: train.TrainState, row: dict | None) -> None:
+        best = self.cfg.best_metric
+        metrics = {best: float(row[best])} if row is not None and best in row else None
+        self.store.save(step, state, {**self.meta, "step": step}, metrics)
+
+    def close(self, resumed_from: int | None) -> dict:
+        """Wait for the last save; what the summary reports about the checkpoints."""
+        self.store.wait()
+        out = {
+            "directory": str(self.store.directory),
+            "resumed_from_step": resumed_from,
+            "steps": self.store.steps(),
+            "best_step": self.store.best_step() if self.cfg.keep_best else None,
+        }
+        self.store.close()
+        return out
 
 
 def _mean_metrics(pending: list[dict]) -> dict:
