@@ -128,7 +128,14 @@ class TensorBoardWriter(MetricWriter):
 
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
-        self._writer = SummaryWriter(str(self.logdir), flush_secs=flush_secs, purge_step=start_step)
+        # tensorboardX names event files by the second; a nanosecond suffix keeps two runs in
+        # the same second (a quick resume) from writing one file, and orders them for TensorBoard
+        self._writer = SummaryWriter(
+            str(self.logdir),
+            flush_secs=flush_secs,
+            purge_step=start_step,
+            filename_suffix=f".{time.time_ns()}",
+        )
 
     def write_scalars(self, step, scalars):
         for tag, value in scalars.items():

@@ -232,10 +232,17 @@ def test_sigkill_during_save_keeps_previous_checkpoint(tmp_path):
     assert [r["step"] for r in rows] == list(range(1, step + 3))
 
 
-def test_resumed_run_logs_each_step_once(tmp_path):
+def test_resumed_run_logs_each_step_once(tmp_path, monkeypatch):
     """Summaries written after the last checkpoint by an interrupted run are not kept twice:
     summaries.jsonl and TensorBoard show what an uninterrupted run shows."""
+    import types
+
+    import tensorboardX.event_file_writer
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    # tensorboardX names event files by the second: let both runs fall in the same one
+    second = types.SimpleNamespace(time=lambda: 1.7e9)
+    monkeypatch.setattr(tensorboardX.event_file_writer, "time", second)
 
     logging = {"tensorboard": True, "jsonl": True, "every": 5, "histograms_every": 10}
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
