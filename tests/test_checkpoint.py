@@ -53,18 +53,23 @@ class StopAt(Hook):
             raise KeyboardInterrupt
 
 
+def run_interrupted(config, workdir, at: int) -> None:
+    """Run `config` in `workdir` until it is interrupted after `at` steps."""
+    factory = lambda config, rundir, training: StopAt(at)
+    HOOK_FACTORIES.append(factory)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(config, workdir)
+    finally:
+        HOOK_FACTORIES.remove(factory)
+
+
 def test_resume_is_bit_identical(tmp_path):
     straight = tmp_path / "straight"
     run_experiment(make_config(straight), straight)
 
     resumed = tmp_path / "resumed"  # synchronous saves: the interrupted process lives on
-    factory = lambda config, rundir, training: StopAt(27)
-    HOOK_FACTORIES.append(factory)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_experiment(make_config(resumed, async_save=False), resumed)
-    finally:
-        HOOK_FACTORIES.remove(factory)
+    run_interrupted(make_config(resumed, async_save=False), resumed, at=27)
     rows_before = read_metrics(resumed)
     assert rows_before[-1]["step"] == 25  # rows past the last checkpoint (20) exist
     summary = run_experiment(make_config(resumed), resumed)
@@ -250,13 +255,7 @@ def test_resumed_run_logs_each_step_once(tmp_path, monkeypatch):
         update={"logging": make_config(workdir).logging.model_copy(update=logging)}
     )
     run_experiment(config(straight), straight)
-    factory = lambda config, rundir, training: StopAt(27)
-    HOOK_FACTORIES.append(factory)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_experiment(config(resumed, async_save=False), resumed)
-    finally:
-        HOOK_FACTORIES.remove(factory)
+    run_interrupted(config(resumed, async_save=False), resumed, at=27)
     run_experiment(config(resumed), resumed)
 
     def jsonl_steps(workdir):

@@ -13,12 +13,12 @@ with exactly those XLA_FLAGS (jaxcourse's own switched off).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+from experiments.bench.timing import rerun_with_xla_flags, use_jaxcourse_xla_flags
 
 
 def kernels() -> dict:
@@ -127,14 +127,9 @@ def main(argv=None) -> int:
     p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
     args = p.parse_args(argv)
     if args.xla_flags is not None:
-        env = dict(os.environ, XLA_FLAGS=args.xla_flags, JAXCOURSE_XLA_TUNING="0")
-        cmd = [sys.executable, "-m", "experiments.bench.kernels"]
-        cmd += ["--rounds", str(args.rounds), "--calls", str(args.calls)]
-        return subprocess.run(cmd, env=env).returncode
-    from jaxcourse import perf
-
-    perf.configure_xla_flags()
-    print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+        argv = ["--rounds", str(args.rounds), "--calls", str(args.calls)]
+        return rerun_with_xla_flags("experiments.bench.kernels", args.xla_flags, argv)
+    use_jaxcourse_xla_flags()
     print("| kernel | wall ms | CPU ms | GFLOP/s | cores busy |")
     print("|---|---|---|---|---|")
     total = 0.0

@@ -11,12 +11,12 @@ re-runs it in a child process with XLA_FLAGS set, jaxcourse's own flags switched
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+from experiments.bench.timing import rerun_with_xla_flags, use_jaxcourse_xla_flags
 
 LEVERS = (
     # (label, model config, grad_norm metric, steps per call, unroll)
@@ -82,14 +82,9 @@ def main(argv=None) -> int:
     p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
     args = p.parse_args(argv)
     if args.xla_flags is not None:
-        env = dict(os.environ, XLA_FLAGS=args.xla_flags, JAXCOURSE_XLA_TUNING="0")
-        cmd = [sys.executable, "-m", "experiments.bench.levers"]
-        cmd += ["--rounds", str(args.rounds), "--steps", str(args.steps)]
-        return subprocess.run(cmd, env=env).returncode
-    from jaxcourse import perf
-
-    perf.configure_xla_flags()
-    print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+        argv = ["--rounds", str(args.rounds), "--steps", str(args.steps)]
+        return rerun_with_xla_flags("experiments.bench.levers", args.xla_flags, argv)
+    use_jaxcourse_xla_flags()
     print("| variant | examples/s | CPU ms/step | compile + first call s |")
     print("|---|---|---|---|")
     for label, rate, cpu, first in measure(args.rounds, args.steps):
