@@ -363,46 +363,44 @@ def load_checkpoint(run_dir: str | Path, which: int | str = "latest") -> tuple[A
         store.close()
 
 
-# --------------------------------------------------------------------------- the hook
+# --------------------------------------------------------------------------- in a run
 
 
-def _crossed(every: int | None, step: int, n: int) -> bool:
-    return bool(every) and step // every > (step - n) // every
+class RunCheckpoints:
+    """A run directory's checkpoints as a training loop uses them: resume from the latest,
+    save with the metrics row's `best_metric`, and describe them for summary.json."""
 
-
-class CheckpointHook(Hook):
-    """Resumes the loop from the latest checkpoint; saves periodically and at the end."""
-
-    def __init__(self, config, rundir, training):
-        self.cfg: CheckpointConfig = config.checkpoint
-        self.rundir = rundir
-        self.config_dict = to_dict(config)
-        spec = training.dataset.spec
-        self.meta = {
-            "config": self.config_dict,
-            "model": self.config_dict["model"],
-            "data_spec": {
-                "input_shape": list(spec.input_shape),
-                "task": spec.task,
-                "num_outputs": spec.num_outputs,
-                "class_names": list(spec.class_names),
-            },
-        }
-        self.store = CheckpointStore(rundir.path / CKPT_SUBDIR, self.cfg)
+    def __init__(self, cfg: CheckpointConfig, rundir, meta: dict):
+        """`meta`: stored with every checkpoint; its "config" and "model" (dicts) are required."""
+        self.cfg, self.rundir, self.meta = cfg, rundir, meta
+        self.store = CheckpointStore(rundir.path / CKPT_SUBDIR, cfg)
         self.resumed_from: int | None = None
-        self._last_step = 0
-        self._last_saved: int | None = None
-        self._deferred: int | None = None
+        self.last_saved: int | None = None
         self._warned_metric = False
 
-    def on_start(self, loop) -> None:
+    def resume(self, state: TrainState) -> tuple[TrainState, list[dict] | None]:
+        """The latest checkpoint's state and the metrics rows logged up to it (metrics.jsonl
+        is cut there); `(state, None)` when there is no checkpoint. If resuming fails, the
+        store is closed and the config.yaml of the run that wrote the checkpoints put back."""
         try:
-            self._resume(loop)
+            step = self.store.latest_step()
+            if step is None:
+                return state, None
+            if not self.cfg.resume:
+                raise CheckpointError(
+                    f"'{self.store.directory}' already holds checkpoints (latest: step {step}) "
+                    "and checkpoint.resume is false; use another workdir or remove it"
+                )
+            self.store.check_compatible(step, state, self.meta["model"])
+            state = self.store.restore(step, state)
+            rows = self.rundir.resume_metrics(step)
         except BaseException:
             self._restore_config_file()
             self.store.close()
             raise
-        self._last_step = int(loop.state.step)
+        self.resumed_from = self.last_saved = step
+        print(f"resuming from checkpoint '{self.store.step_dir(step)}'", file=sys.stderr)
+        return state, rows
 
     def _restore_config_file(self) -> None:
         """Not resumed: put back the config.yaml of the run that wrote the checkpoints."""
@@ -416,19 +414,67 @@ class CheckpointHook(Hook):
                 self.rundir.file("config.yaml"), yaml.safe_dump(meta["config"], sort_keys=False)
             )
 
-    def _resume(self, loop) -> None:
-        step = self.store.latest_step()
-        if step is not None:
-            if not self.cfg.resume:
-                raise CheckpointError(
-                    f"'{self.store.directory}' already holds checkpoints (latest: step {step}) "
-                    "and checkpoint.resume is false; use another workdir or remove it"
-                )
-            self.store.check_compatible(step, loop.state, self.config_dict["model"])
-            loop.state = self.store.restore(step, loop.state)
-            loop.rows = self.rundir.resume_metrics(step)
-            self.resumed_from = self._last_saved = step
-            print(f"resuming from checkpoint '{self.store.step_dir(step)}'", file=sys.stderr)
+    def save(self, step: int, state: TrainState, row: dict | None) -> None:
+        """Start saving checkpoint `step`, ranked by `row`'s best_metric when it has one."""
+        metrics = None
+        if row is not None and self.cfg.best_metric in row:
+            metrics = {self.cfg.best_metric: float(row[self.cfg.best_metric])}
+        elif self.cfg.keep_best and not self._warned_metric:
+            self._warned_metric = True
+            warnings.warn(
+                f"checkpoint at step {step} has no '{self.cfg.best_metric}' in its metrics "
+                "row; it is kept only as a recent checkpoint (see checkpoint.keep_best)",
+                stacklevel=1,
+            )
+        self.store.save(step, state, {**self.meta, "step": step}, metrics)
+        self.last_saved = step
+
+    def close(self) -> dict:
+        """Wait for the last save and close the store; what summary.json says of them."""
+        self.store.wait()
+        out = {
+            "directory": str(self.store.directory),
+            "resumed_from_step": self.resumed_from,
+            "steps": self.store.steps(),
+            "best_step": self.store.best_step() if self.cfg.keep_best else None,
+        }
+        self.store.close()
+        return out
+
+
+# --------------------------------------------------------------------------- the hook
+
+
+def _crossed(every: int | None, step: int, n: int) -> bool:
+    return bool(every) and step // every > (step - n) // every
+
+
+class CheckpointHook(Hook):
+    """Resumes the loop from the latest checkpoint; saves periodically and at the end."""
+
+    def __init__(self, config, rundir, training):
+        self.cfg: CheckpointConfig = config.checkpoint
+        config_dict = to_dict(config)
+        spec = training.dataset.spec
+        meta = {
+            "config": config_dict,
+            "model": config_dict["model"],
+            "data_spec": {
+                "input_shape": list(spec.input_shape),
+                "task": spec.task,
+                "num_outputs": spec.num_outputs,
+                "class_names": list(spec.class_names),
+            },
+        }
+        self.checkpoints = RunCheckpoints(self.cfg, rundir, meta)
+        self._last_step = 0
+        self._deferred: int | None = None
+
+    def on_start(self, loop) -> None:
+        loop.state, rows = self.checkpoints.resume(loop.state)
+        if rows is not None:
+            loop.rows = rows
+        self._last_step = int(loop.state.step)
 
     def after_call(self, loop) -> None:
         step, n = loop.step, loop.step - self._last_step
@@ -451,30 +497,13 @@ class CheckpointHook(Hook):
             self._save(loop, row)
 
     def on_end(self, loop, summary: dict) -> None:
-        if summary["status"] == "completed" and self._last_saved != loop.step:
+        if summary["status"] == "completed" and self.checkpoints.last_saved != loop.step:
             self._save(loop, loop.rows[-1] if loop.rows else None)
-        self.store.wait()
-        summary["checkpoint"] = {
-            "directory": str(self.store.directory),
-            "resumed_from_step": self.resumed_from,
-            "steps": self.store.steps(),
-            "best_step": self.store.best_step() if self.cfg.keep_best else None,
-        }
-        self.store.close()
+        summary["checkpoint"] = self.checkpoints.close()
 
     def _save(self, loop, row: dict | None) -> None:
-        metrics = None
-        if row is not None and self.cfg.best_metric in row:
-            metrics = {self.cfg.best_metric: float(row[self.cfg.best_metric])}
-        elif self.cfg.keep_best and not self._warned_metric:
-            self._warned_metric = True
-            warnings.warn(
-                f"checkpoint at step {loop.step} has no '{self.cfg.best_metric}' in its metrics "
-                "row; it is kept only as a recent checkpoint (see checkpoint.keep_best)",
-                stacklevel=1,
-            )
-        self.store.save(loop.step, loop.state, {**self.meta, "step": loop.step}, metrics)
-        self._last_saved, self._deferred = loop.step, None
+        self.checkpoints.save(loop.step, loop.state, row)
+        self._deferred = None
 
 
 def checkpoint_hook(config, rundir, training) -> CheckpointHook | None:

@@ -16,7 +16,6 @@ shell around them: pipelines, logging, evaluation, the summary and the saved par
 from __future__ import annotations
 
 import functools
-import sys
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -29,7 +28,7 @@ from flax import serialization
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import optim, plots, train
-from jaxcourse.checkpoint import CKPT_SUBDIR, CheckpointConfig, CheckpointError, CheckpointStore
+from jaxcourse.checkpoint import CheckpointConfig, RunCheckpoints
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryRef, Section, to_dict
 from jaxcourse.errors import ConfigError
 from jaxcourse.models.multihead import MultiHeadCNN, MultiHeadCNNConfig, build_multihead
@@ -295,11 +294,14 @@ def run(config: MultitaskConfig, rundir: RunDir) -> dict:
     }
     step_fns = {k: jax.jit(f, donate_argnums=0) for k, f in tr.train_steps.items()}
     eval_fns = {t: jax.jit(f) for t, f in tr.eval_steps.items()}
-    checkpoints = Checkpoints(config, rundir) if config.checkpoint.enabled else None
+    checkpoints = None
     state, rows, start = tr.state, [], 0
-    if checkpoints is not None:
-        state, rows = checkpoints.resume(state)
-        start = int(state.step)
+    if config.checkpoint.enabled:
+        config_dict = to_dict(config)
+        meta = {"config": config_dict, "model": config_dict["model"]}
+        checkpoints = RunCheckpoints(config.checkpoint, rundir, meta)
+        state, resumed_rows = checkpoints.resume(state)
+        rows, start = resumed_rows or [], int(state.step)
     pending, t_first = [], None
     device_prefetch = min(t.data.device_prefetch for t in config.tasks)
     batches = prefetch_to_device(_task_batches(config, tr, start, cfg.steps), device_prefetch)
@@ -353,51 +355,9 @@ def run(config: MultitaskConfig, rundir: RunDir) -> dict:
         "jax_version": jax.__version__,
     }
     if checkpoints is not None:
-        summary["checkpoint"] = checkpoints.close(start or None)
+        summary["checkpoint"] = checkpoints.close()
     rundir.write_summary(summary)
     return summary
-
-
-class Checkpoints:
-    """The run's Orbax checkpoints (`<workdir>/ckpt`): resume from the latest, save, describe."""
-
-    def __init__(self, config: MultitaskConfig, rundir: RunDir):
-        self.cfg, self.rundir = config.checkpoint, rundir
-        config_dict = to_dict(config)
-        self.meta = {"config": config_dict, "model": config_dict["model"]}
-        self.store = CheckpointStore(rundir.path / CKPT_SUBDIR, self.cfg)
-
-    def resume(self, state: train.TrainState) -> tuple[train.TrainState, list[dict]]:
-        """The latest checkpoint's state and the metrics rows up to it (or `state`, [])."""
-        step = self.store.latest_step()
-        if step is None:
-            return state, []
-        if not self.cfg.resume:
-            self.store.close()
-            raise CheckpointError(
-                f"'{self.store.directory}' already holds checkpoints (latest: step {step}) "
-                "and checkpoint.resume is false; use another workdir or remove it"
-            )
-        self.store.check_compatible(step, state, self.meta["model"])
-        print(f"resuming from checkpoint '{self.store.step_dir(step)}'", file=sys.stderr)
-        return self.store.restore(step, state), self.rundir.resume_metrics(step)
-
-    def save(self, step: int, state: train.TrainState, row: dict | None) -> None:
-        best = self.cfg.best_metric
-        metrics = {best: float(row[best])} if row is not None and best in row else None
-        self.store.save(step, state, {**self.meta, "step": step}, metrics)
-
-    def close(self, resumed_from: int | None) -> dict:
-        """Wait for the last save; what the summary reports about the checkpoints."""
-        self.store.wait()
-        out = {
-            "directory": str(self.store.directory),
-            "resumed_from_step": resumed_from,
-            "steps": self.store.steps(),
-            "best_step": self.store.best_step() if self.cfg.keep_best else None,
-        }
-        self.store.close()
-        return out
 
 
 def _mean_metrics(pending: list[dict]) -> dict:
