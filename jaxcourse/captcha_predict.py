@@ -6,13 +6,10 @@ A `multitask` run directory holds everything needed: `config.yaml` (the model), 
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-import jax
 import numpy as np
-from flax import serialization
 
 from jaxcourse.errors import JaxcourseError
 
@@ -25,6 +22,9 @@ class CaptchaReader:
     """A trained multi-head model that turns images into strings."""
 
     def __init__(self, run_dir: str | Path, task: str | None = None):
+        import jax
+        from flax import serialization
+
         from jaxcourse import config as config_lib
         from jaxcourse.models.multihead import build_multihead
         from jaxcourse.runners.multitask import PARAMS_FILE, TASKS_FILE
@@ -81,12 +81,6 @@ class CaptchaReader:
             except (FileNotFoundError, UnidentifiedImageError) as err:
                 raise PredictError(f"cannot read image '{p}': {err}") from None
         return self.read(images)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", help="directory of a finished `multitask` run")
-    p.add_argument("images", nargs="+", help="CAPTCHA image files (PNG, JPEG, ...)")
-    p.add_argument("--task", default=None, help="which task's heads to use (default: first)")
 
 
 def handle(args) -> int:

@@ -10,30 +10,38 @@ and `meta` (JSON: the run's config, the model section, the data spec). Orbax wri
 into a temporary directory and renames it when complete, so a process killed during a save
 leaves the previous checkpoints intact; leftover temporary directories are ignored and
 removed at the next start.
+
+`meta` also holds a CRC-32 of every saved array, checked on restore: a checkpoint whose files
+were damaged (flipped bytes, truncation) is reported as corrupt, and a resuming run falls back
+to the newest good checkpoint, with a warning naming both (the corrupt ones are moved to
+`<workdir>/ckpt_corrupt/`). The store is closed however the run ends; Ctrl-C during an async
+save waits for it (a second Ctrl-C abandons it) and says which.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any, Literal
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-import yaml
 from orbax.checkpoint import checkpoint_managers as policies
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from jaxcourse.config import Section, to_dict
 from jaxcourse.errors import ConfigError, JaxcourseError
 from jaxcourse.hooks import HOOK_FACTORIES, Hook
-from jaxcourse.rundir import write_atomic
 from jaxcourse.train import TrainState
 
 CKPT_SUBDIR = "ckpt"
+CORRUPT_SUBDIR = "ckpt_corrupt"
 
 
 class _QuietOrbax(logging.Filter):
@@ -50,6 +58,10 @@ class CheckpointError(JaxcourseError):
     """A checkpoint is missing, unreadable or does not fit the run that wants to use it."""
 
     exit_code = 4
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint's files cannot be read back as they were written (damaged or partial)."""
 
 
 class CheckpointConfig(Section):
@@ -117,6 +129,30 @@ def _shapes(tree) -> dict[str, tuple[tuple[int, ...], str]]:
     }
 
 
+def checksums(tree) -> dict[str, int]:
+    """{'params.dense.kernel': CRC-32 of its bytes, ...} for every array leaf of `tree`."""
+    return {
+        jax.tree_util.keystr(p, simple=True, separator="."): zlib.crc32(
+            np.ascontiguousarray(jax.device_get(x)).tobytes()
+        )
+        for p, x in jax.tree_util.tree_leaves_with_path(tree)
+    }
+
+
+def verify_checksums(tree, meta: dict, where: Path) -> None:
+    """Raise a CorruptCheckpointError unless `tree`'s arrays have the CRCs `meta` recorded
+    (checkpoints written before checksums were recorded are taken as they are)."""
+    recorded = meta.get("checksums")
+    if not recorded:
+        return
+    bad = [k for k, crc in checksums(tree).items() if k in recorded and recorded[k] != crc]
+    if bad:
+        raise CorruptCheckpointError(
+            f"checkpoint '{where}' is corrupt: the data of {', '.join(bad[:5])}"
+            f"{' and more' if len(bad) > 5 else ''} differ from what was saved (checksum)"
+        )
+
+
 def _stored_shapes(metadata) -> dict[str, tuple[tuple[int, ...], str]]:
     leaves = jax.tree_util.tree_leaves(
         metadata.tree if hasattr(metadata, "tree") else metadata,
@@ -171,7 +207,7 @@ class CheckpointStore:
             preservation_policy=policies.AnyPreservationPolicy(preserve),
             enable_async_checkpointing=cfg.async_save,
             cleanup_tmp_directories=not read_only,
-            create=not read_only,
+            create=False,  # the first save creates it: a run that fails its checks writes nothing
             read_only=read_only,
         )
         self.best_metric, self.best_mode = cfg.best_metric, cfg.best_mode
@@ -224,12 +260,18 @@ class CheckpointStore:
     def step_dir(self, step: int) -> Path:
         return self.directory / str(step)
 
+    def reload(self) -> None:
+        """Re-read the list of checkpoints (after one was moved away)."""
+        self._manager.reload()
+
     # -- writing
     def save(self, step: int, state: TrainState, meta: dict, metrics: dict | None = None):
-        """Start saving `state` as checkpoint `step` (finished in the background if async)."""
+        """Start saving `state` as checkpoint `step` (finished in the background if async);
+        `meta` is stored with the arrays' checksums added."""
         # Host copies: the loop donates the state's buffers to the next step while an async
         # save may still be writing them.
         host = jax.tree_util.tree_map(lambda x: np.array(x, copy=True), state_tree(state))
+        meta = {**meta, "checksums": checksums(host)}
         self._manager.save(
             step,
             args=ocp.args.Composite(
@@ -243,7 +285,32 @@ class CheckpointStore:
         self._manager.wait_until_finished()
 
     def close(self) -> None:
-        self._manager.close()
+        """Finish any save in flight and release Orbax's threads (idempotent).
+
+        Interrupted (Ctrl-C) while a save is in flight: wait for it and say so; a second
+        Ctrl-C abandons it (its temporary directory is removed at the next start)."""
+        if self._manager is None:
+            return
+        manager, self._manager = self._manager, None
+        if sys.exc_info()[0] is KeyboardInterrupt and _save_in_flight(manager):
+            print(
+                "interrupted: waiting for the checkpoint save in flight to finish "
+                "(Ctrl-C again to abandon it)",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                manager.wait_until_finished()
+            except KeyboardInterrupt:
+                print(
+                    "interrupted again: abandoned the checkpoint save in flight; "
+                    f"the run resumes from the last complete checkpoint in '{self.directory}'",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(130)  # Orbax's save threads cannot be stopped; nothing else is open
+            print(f"checkpoint saved; latest is step {manager.latest_step()}", file=sys.stderr)
+        manager.close()
 
     # -- reading
     def read_meta(self, step: int) -> dict:
@@ -253,7 +320,7 @@ class CheckpointStore:
                 step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
             ).meta
         except Exception as err:  # noqa: BLE001  (any unreadable file is the user's to fix)
-            raise CheckpointError(
+            raise CorruptCheckpointError(
                 f"checkpoint metadata '{path}' is missing or unreadable ({type(err).__name__}: "
                 f"{_first_line(err)})"
             ) from None
@@ -272,10 +339,9 @@ class CheckpointStore:
         try:
             stored = _stored_shapes(self._manager.item_metadata(step)["state"])
         except Exception as err:  # noqa: BLE001
-            raise CheckpointError(
+            raise CorruptCheckpointError(
                 f"checkpoint '{where / 'state'}' is missing or unreadable "
-                f"({type(err).__name__}: {_first_line(err)}); delete '{where}' to resume from "
-                "an older checkpoint"
+                f"({type(err).__name__}: {_first_line(err)})"
             ) from None
         wanted = _shapes(state_tree(template))
         problems = []
@@ -293,23 +359,25 @@ class CheckpointStore:
             )
         return meta
 
-    def restore(self, step: int, template: TrainState) -> TrainState:
-        """The train state of checkpoint `step`, placed like `template`'s arrays."""
+    def restore(self, step: int, template: TrainState, meta: dict) -> TrainState:
+        """The train state of checkpoint `step`, placed like `template`'s arrays and checked
+        against the checksums in its `meta`."""
         abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, state_tree(template))
         try:
             restored = self._manager.restore(
                 step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
             )
         except Exception as err:  # noqa: BLE001
-            raise CheckpointError(
+            raise CorruptCheckpointError(
                 f"checkpoint '{self.step_dir(step) / 'state'}' could not be read "
-                f"({type(err).__name__}: {_first_line(err)}); delete that step's directory "
-                "to resume from an older checkpoint"
+                f"({type(err).__name__}: {_first_line(err)})"
             ) from None
+        verify_checksums(restored.state, meta, self.step_dir(step) / "state")
         return tree_state(restored.state, template)
 
-    def restore_params(self, step: int) -> Any:
-        """Only the params of checkpoint `step`, as host numpy arrays (no template needed)."""
+    def restore_params(self, step: int, meta: dict) -> Any:
+        """Only the params of checkpoint `step`, as host numpy arrays (no template needed),
+        checked against the checksums in its `meta`."""
         path = self.step_dir(step) / "state"
         try:
             meta = self._manager.item_metadata(step)["state"]
@@ -330,15 +398,25 @@ class CheckpointStore:
                 ),
             )
         except Exception as err:  # noqa: BLE001
-            raise CheckpointError(
+            raise CorruptCheckpointError(
                 f"checkpoint '{path}' could not be read ({type(err).__name__}: {_first_line(err)})"
             ) from None
+        verify_checksums(restored, meta, path)
         return restored["params"]
 
 
 def _first_line(err: Exception) -> str:
+    """The gist of a library's error: its first line, without the reprs of internal objects
+    (TensorStore specs) that some of them carry."""
     text = str(err).strip()
-    return text.splitlines()[0][:300] if text else "no message"
+    line = text.splitlines()[0] if text else "no message"
+    cut = min((i for i in (line.find(" [source"), line.find(" {")) if i > 0), default=None)
+    return line[:cut][:300]
+
+
+def _save_in_flight(manager) -> bool:
+    checker = getattr(manager, "is_saving_in_progress", None)
+    return bool(checker()) if checker is not None else False
 
 
 def load_checkpoint(run_dir: str | Path, which: int | str = "latest") -> tuple[Any, dict, int]:
@@ -357,8 +435,14 @@ def load_checkpoint(run_dir: str | Path, which: int | str = "latest") -> tuple[A
             store.best_metric = saved.get("best_metric", store.best_metric)
             store.best_mode = saved.get("best_mode", store.best_mode)
         step = store.resolve(which)
-        meta = store.read_meta(step)
-        return store.restore_params(step), meta, step
+        try:
+            meta = store.read_meta(step)
+            return store.restore_params(step, meta), meta, step
+        except CorruptCheckpointError as err:
+            others = [s for s in store.steps() if s != step]
+            raise CorruptCheckpointError(
+                f"{err}; " + (f"use another one (available: {others})" if others else "retrain")
+            ) from None
     finally:
         store.close()
 
@@ -367,52 +451,70 @@ def load_checkpoint(run_dir: str | Path, which: int | str = "latest") -> tuple[A
 
 
 class RunCheckpoints:
-    """A run directory's checkpoints as a training loop uses them: resume from the latest,
-    save with the metrics row's `best_metric`, and describe them for summary.json."""
+    """A run directory's checkpoints as a training loop uses them: resume from the newest
+    good one, save with the metrics row's `best_metric`, and describe them for summary.json."""
 
     def __init__(self, cfg: CheckpointConfig, rundir, meta: dict):
         """`meta`: stored with every checkpoint; its "config" and "model" (dicts) are required."""
         self.cfg, self.rundir, self.meta = cfg, rundir, meta
         self.store = CheckpointStore(rundir.path / CKPT_SUBDIR, cfg)
+        rundir.on_close(self.store.close)
         self.resumed_from: int | None = None
         self.last_saved: int | None = None
         self._warned_metric = False
 
     def resume(self, state: TrainState) -> tuple[TrainState, list[dict] | None]:
-        """The latest checkpoint's state and the metrics rows logged up to it (metrics.jsonl
-        is cut there); `(state, None)` when there is no checkpoint. If resuming fails, the
-        store is closed and the config.yaml of the run that wrote the checkpoints put back."""
-        try:
-            step = self.store.latest_step()
-            if step is None:
-                return state, None
-            if not self.cfg.resume:
-                raise CheckpointError(
-                    f"'{self.store.directory}' already holds checkpoints (latest: step {step}) "
-                    "and checkpoint.resume is false; use another workdir or remove it"
-                )
-            self.store.check_compatible(step, state, self.meta["model"])
-            state = self.store.restore(step, state)
-            rows = self.rundir.resume_metrics(step)
-        except BaseException:
-            self._restore_config_file()
-            self.store.close()
-            raise
+        """The newest good checkpoint's state and the metrics rows logged up to it
+        (metrics.jsonl is cut there); `(state, None)` when there is no checkpoint.
+
+        Every check (resume allowed, model config, shapes, checksums) comes before anything is
+        written. Corrupt newer checkpoints are skipped with a warning and, once a good one is
+        restored, moved to `<workdir>/ckpt_corrupt/`; if none is good, nothing changes."""
+        steps = self.store.steps()
+        if not steps:
+            return state, None
+        if not self.cfg.resume:
+            raise CheckpointError(
+                f"'{self.store.directory}' already holds checkpoints (latest: step {steps[-1]}) "
+                "and checkpoint.resume is false; use another workdir or remove it"
+            )
+        corrupt: list[tuple[int, CorruptCheckpointError]] = []
+        for step in reversed(steps):
+            try:
+                meta = self.store.check_compatible(step, state, self.meta["model"])
+                restored = self.store.restore(step, state, meta)
+            except CorruptCheckpointError as err:
+                corrupt.append((step, err))
+                continue
+            break
+        else:
+            raise CheckpointError(
+                "no checkpoint in this run directory can be read:\n  "
+                + "\n  ".join(str(err) for _, err in corrupt)
+                + f"\nremove '{self.store.directory}' to start afresh"
+            )
+        for bad, err in corrupt:
+            warnings.warn(
+                f"{err}; resuming from the older checkpoint '{self.store.step_dir(step)}' "
+                f"instead (the corrupt step {bad} is moved to "
+                f"'{self.rundir.path / CORRUPT_SUBDIR}')",
+                stacklevel=2,
+            )
+        rows = self.rundir.resume_metrics(step)
+        for bad, _ in corrupt:
+            self._set_aside(bad)
         self.resumed_from = self.last_saved = step
         print(f"resuming from checkpoint '{self.store.step_dir(step)}'", file=sys.stderr)
-        return state, rows
+        return restored, rows
 
-    def _restore_config_file(self) -> None:
-        """Not resumed: put back the config.yaml of the run that wrote the checkpoints."""
-        step = self.store.latest_step()
-        try:
-            meta = self.store.read_meta(step) if step is not None else None
-        except CheckpointError:
-            return
-        if meta and "config" in meta:
-            write_atomic(
-                self.rundir.file("config.yaml"), yaml.safe_dump(meta["config"], sort_keys=False)
-            )
+    def _set_aside(self, step: int) -> None:
+        """Move a corrupt checkpoint out of Orbax's way (a new save of its step would clash)."""
+        target = self.rundir.path / CORRUPT_SUBDIR / str(step)
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(self.store.step_dir(step), target)
+        self.store.reload()
 
     def save(self, step: int, state: TrainState, row: dict | None) -> None:
         """Start saving checkpoint `step`, ranked by `row`'s best_metric when it has one."""

@@ -1,7 +1,9 @@
 """The `jaxcourse` command line: `jaxcourse run CONFIG [key=value ...]` and friends.
 
 Each subcommand is a (name, add_arguments, handler) triple in COMMANDS. Errors that users can
-cause (JaxcourseError) are printed as one message with their exit code, without a traceback.
+cause (JaxcourseError, and the OS's write errors such as a full disk) are printed as one message
+with their exit code, without a traceback; README.md lists the exit codes. Only what a command
+uses is imported, so `--help` and errors found early answer without loading JAX.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 
 def _run(args) -> int:
     from jaxcourse import config as config_lib
-    from jaxcourse import perf
-    from jaxcourse.runners import default_workdir, run_experiment
-
-    perf.configure()  # XLA CPU flags and the compilation cache, before anything compiles
+    from jaxcourse.paths import check_output_dir
 
     config = config_lib.load(args.config, args.overrides)
-    workdir = default_workdir(args.config, config)
+    from jaxcourse.runners import default_workdir, run_experiment
+
+    workdir = check_output_dir(default_workdir(args.config, config), "workdir")
+    from jaxcourse import perf
+
+    perf.configure()  # XLA CPU flags and the compilation cache, before anything compiles
     summary = run_experiment(config, workdir, args.config)
     print(
         json.dumps(
@@ -89,6 +93,9 @@ def _add_graph(p: argparse.ArgumentParser) -> None:
 
 
 def _graph(args) -> int:
+    from jaxcourse.paths import check_output_dir
+
+    check_output_dir(args.logdir, "--logdir")
     from jaxcourse.step_graph import write_train_step_graph
 
     print(json.dumps(write_train_step_graph(args.config, args.overrides, args.logdir), indent=2))
@@ -113,31 +120,81 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
 
 def _sweep(args) -> int:
     from jaxcourse import sweep
+    from jaxcourse.paths import check_output_dir
 
     grid = sweep.parse_grid(args.grid)
-    sweep_dir = args.workdir or sweep.default_sweep_dir(args.config)
+    sweep_dir = check_output_dir(
+        args.workdir or sweep.default_sweep_dir(args.config), "--workdir"
+    )
     result = sweep.run_sweep(args.config, grid, sweep_dir, stacked=not args.sequential)
-    print((sweep_dir if isinstance(sweep_dir, str) else str(sweep_dir)) + "/sweep.md:")
+    print(f"{sweep_dir}/sweep.md:")
     print(sweep.markdown_table(result), end="")
     for note in result["notes"]:
         print(f"note: {note}")
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def checkpoint_step(text: str) -> int | str:
+    """argparse type: 'latest', 'best' or a step number."""
+    if text in ("latest", "best"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected latest, best or a step number, got {text!r}")
+
+
+PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
+
+
+def platform_list(text: str) -> tuple[str, ...]:
+    """argparse type: comma-separated platforms, each one jax.export knows."""
+    names = tuple(p.strip().lower() for p in text.split(",") if p.strip())
+    unknown = [p for p in names if p not in PLATFORMS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown platform {', '.join(map(repr, unknown)) or repr(text)}; "
+            f"valid: {', '.join(PLATFORMS)} (comma-separated)"
+        )
+    return tuple(dict.fromkeys(names))
+
+
 def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="run directory whose checkpoint to export (its ckpt/)")
     p.add_argument("--out", help="export directory (default: RUN_DIR/export)")
-    p.add_argument("--step", default="latest", help="checkpoint: latest, best or a step number")
     p.add_argument(
-        "--platforms", default="cpu", help="comma-separated platforms to lower for (cpu,cuda)"
+        "--step",
+        type=checkpoint_step,
+        default="latest",
+        help="checkpoint: latest, best or a step number",
+    )
+    p.add_argument(
+        "--platforms",
+        type=platform_list,
+        default=("cpu",),
+        help=f"comma-separated platforms to lower for ({', '.join(PLATFORMS)})",
     )
 
 
 def _export(args) -> int:
+    from pathlib import Path
+
+    from jaxcourse.paths import check_output_dir
+
+    out = check_output_dir(args.out or Path(args.run_dir) / "export", "--out")
     from jaxcourse.export import export_run
 
-    platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
-    print(export_run(args.run_dir, args.out, args.step, platforms))
+    print(export_run(args.run_dir, out, args.step, args.platforms))
     return 0
 
 
@@ -148,7 +205,7 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
         metavar="EXPORT_DIR IMAGE",
         help="an export directory then image files (only images with --model)",
     )
-    p.add_argument("--top-k", type=int, default=5, help="labels to print per image")
+    p.add_argument("--top-k", type=positive_int, default=5, help="labels to print per image")
     p.add_argument("--model", choices=["inception_v3"], help="a pretrained model instead")
     p.add_argument(
         "--weights", help="inception_v3 weights (.h5); default: the cache, downloaded if online"
@@ -190,9 +247,9 @@ def _data(args) -> int:
 
 
 def _add_captcha_predict(p: argparse.ArgumentParser) -> None:
-    from jaxcourse import captcha_predict
-
-    captcha_predict.add_arguments(p)
+    p.add_argument("run_dir", help="directory of a finished `multitask` run")
+    p.add_argument("images", nargs="+", help="CAPTCHA image files (PNG, JPEG, ...)")
+    p.add_argument("--task", default=None, help="which task's heads to use (default: first)")
 
 
 def _captcha_predict(args) -> int:
@@ -245,8 +302,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except JaxcourseError as err:
-        print(f"jaxcourse {args.command}: {err}", file=sys.stderr)
-        return err.exit_code
+        return _report(args.command, err)
+    except OSError as err:
+        from jaxcourse.paths import describe_os_error
+
+        return _report(args.command, describe_os_error(err))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(
+            f"jaxcourse {args.command}: interrupted; what was written so far is kept",
+            file=sys.stderr,
+        )
         return 130
+
+
+def _report(command: str, err: JaxcourseError) -> int:
+    print(f"jaxcourse {command}: {err}", file=sys.stderr)
+    return err.exit_code

@@ -25,7 +25,7 @@ from jaxcourse.registry import Registry, did_you_mean
 class Section(BaseModel):
     """A block of config keys: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Component(Section):
@@ -75,10 +75,22 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping from `path`, with errors that name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file '{path}' is a directory, expected a YAML file")
     if not path.is_file():
         raise ConfigError(f"config file '{path}' does not exist")
     try:
-        data = yaml.load(path.read_text(), Loader=_StrictLoader)
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+            "save the config file as UTF-8",
+            source=str(path),
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"cannot read the file: {err.strerror}", source=str(path)) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
     except ConfigError as err:
         raise ConfigError(err.problems, source=str(path)) from None
     except yaml.YAMLError as err:
@@ -153,6 +165,36 @@ def _section_class(annotation) -> type[Section] | None:
     return None
 
 
+def _admits_bool(annotation) -> bool:
+    """Whether a field of this type may hold True/False (bool, Any, a Literal of them...)."""
+    if annotation is bool or annotation is Any or annotation is object:
+        return True
+    if typing.get_origin(annotation) is typing.Literal:
+        return any(isinstance(a, bool) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) in (list, tuple, dict, set):
+        return False
+    return any(_admits_bool(a) for a in typing.get_args(annotation))
+
+
+def _stray_bool(annotation, value) -> bool:
+    """True where `value` (or an item of a list value) is a bool that the type only takes as
+    a number (pydantic reads True as 1): `train.steps=true` must not mean one step."""
+    if isinstance(value, bool):
+        return not _admits_bool(annotation)
+    if isinstance(value, list):
+        item_types = [
+            a
+            for t in [annotation, *typing.get_args(annotation)]
+            if typing.get_origin(t) in (list, tuple)
+            for a in typing.get_args(t)
+            if a is not Ellipsis
+        ]
+        return bool(item_types) and any(
+            _stray_bool(t, v) for v in value for t in item_types[:1]
+        )
+    return False
+
+
 def _is_list(annotation) -> bool:
     if typing.get_origin(annotation) is list:
         return True
@@ -181,6 +223,12 @@ def _validate_section(cls: type[Section], raw: Any, prefix: str, problems: list[
             continue
         ref, name_marker = _markers(field)
         key = f"{prefix}{fname}"
+        if _stray_bool(field.annotation, raw[fname]):
+            problems.append(
+                f"config key '{key}': expected a number, got the boolean {raw[fname]!r} "
+                "(true/false are not numbers here)"
+            )
+            continue
         if name_marker is not None:
             values = raw[fname] if isinstance(raw[fname], list) else [raw[fname]]
             for v in values:
@@ -249,11 +297,13 @@ def validate(raw: dict, source: str | None = None) -> Section:
 
 
 def load(path: str | Path | None = None, overrides: list[str] = (), raw: dict | None = None):
-    """Read `path` (or take `raw`), apply overrides, validate; returns the experiment config."""
-    import jaxcourse.runners  # noqa: F401  (registers experiments, models, datasets, ...)
+    """Read `path` (or take `raw`), apply overrides, validate; returns the experiment config.
 
+    File and override errors are found before the schemas (and with them JAX) are imported."""
     base = read_yaml(path) if path is not None else _deep_copy(raw or {})
     merged = apply_overrides(base, list(overrides))
+    import jaxcourse.runners  # noqa: F401  (registers experiments, models, datasets, ...)
+
     return validate(merged, str(path) if path is not None else None)
 
 

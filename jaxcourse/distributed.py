@@ -179,6 +179,9 @@ class SilentRunDir(RunDir):
     def start(self, config_yaml: str) -> None:
         pass
 
+    def begin(self) -> None:
+        pass
+
     def log(self, row: dict) -> None:
         pass
 
@@ -192,4 +195,7 @@ class SilentRunDir(RunDir):
         return Path(self._scratch.name) / name
 
     def close(self) -> None:
-        self._scratch.cleanup()
+        try:
+            super().close()
+        finally:
+            self._scratch.cleanup()

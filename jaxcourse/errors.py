@@ -37,3 +37,10 @@ class DataError(JaxcourseError):
     """A dataset cannot be found or read (missing, corrupt or truncated files)."""
 
     exit_code = 4
+
+
+class OutputError(JaxcourseError):
+    """A file or directory cannot be written (not a directory, read-only, full disk, ...)."""
+
+    exit_code = 5
+

@@ -6,7 +6,8 @@ An export directory holds three files:
   `probabilities = f(params_leaves, images)`, with a symbolic batch dimension;
 - `params.npz`: the parameters, one array per leaf, named by index and path;
 - `manifest.json`: what the function takes and gives (input name/shape/dtype, how to turn an
-  image file into an input, output names, class labels) and where it came from.
+  image file into an input, output names, class labels), where it came from, and the SHA-256
+  of the two other files (checked when they are loaded).
 
 `jaxcourse.predict` loads and runs it importing only jax, numpy and Pillow: the JAX
 counterpart of loading the course's frozen `classify_image_graph_def.pb`.
@@ -14,6 +15,7 @@ counterpart of loading the course's frozen `classify_image_graph_def.pb`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +36,10 @@ class ExportError(JaxcourseError):
     """A model cannot be exported, or an export directory is missing, corrupt or mismatched."""
 
     exit_code = 4
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def leaf_names(params) -> list[str]:
@@ -108,6 +114,7 @@ def export_function(
     names = leaf_names(params)
     _write_bytes(out / FUNCTION_FILE, exported.serialize())
     _write_npz(out / PARAMS_FILE, dict(zip(names, leaves, strict=True)))
+    digests = {name: file_sha256(out / name) for name in (FUNCTION_FILE, PARAMS_FILE)}
     manifest = {
         "format": FORMAT,
         "function": FUNCTION_FILE,
@@ -125,6 +132,7 @@ def export_function(
         "labels": list(labels) or [str(i) for i in range(num_classes)],
         "source": source or {},
         "jax_version": jax.__version__,
+        "sha256": digests,
     }
     write_atomic(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return out

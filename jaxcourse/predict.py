@@ -16,8 +16,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxcourse.export import FORMAT, MANIFEST_FILE, ExportError
+from jaxcourse.export import FORMAT, MANIFEST_FILE, ExportError, file_sha256
 
+MANIFEST_KEYS = ("function", "params", "param_names", "input", "preprocessing", "labels")
 RESAMPLE = {"bilinear": "BILINEAR", "bicubic": "BICUBIC", "nearest": "NEAREST", "box": "BOX"}
 
 
@@ -83,7 +84,11 @@ class Predictor:
                 f"manifest '{manifest_path}' has format {manifest.get('format')!r}, "
                 f"expected {FORMAT!r}"
             )
+        missing = [k for k in MANIFEST_KEYS if k not in manifest]
+        if missing:
+            raise ExportError(f"manifest '{manifest_path}' lacks the keys {', '.join(missing)}")
         function_path = export_dir / manifest["function"]
+        _check_digests(export_dir, manifest)
         try:
             exported = jax.export.deserialize(bytearray(function_path.read_bytes()))
         except Exception as err:  # noqa: BLE001  (missing or corrupt: both the file's fault)
@@ -99,7 +104,17 @@ class Predictor:
             )
         params = _load_params(export_dir / manifest["params"], manifest["param_names"])
         _check_against(exported, params, manifest, export_dir)
-        return cls(lambda x: exported.call(params, x), manifest, str(export_dir))
+
+        def run(x):
+            try:
+                return exported.call(params, x)
+            except Exception as err:  # noqa: BLE001  (a function that deserialized but won't run)
+                raise ExportError(
+                    f"exported function '{function_path}' cannot be run here "
+                    f"({type(err).__name__}: {str(err).splitlines()[0][:300]}); export it again"
+                ) from None
+
+        return cls(run, manifest, str(export_dir))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, classes) of a batch of preprocessed images (N, H, W, C)."""
@@ -129,6 +144,18 @@ class Predictor:
             top = [(self.labels[i], int(i), float(p[i])) for i in best]
             result.predictions.append(Prediction(name, top, p))
         return result
+
+
+def _check_digests(export_dir: Path, manifest: dict) -> None:
+    """Files whose SHA-256 differs from the manifest's are corrupt (exports made before the
+    manifest recorded digests are taken as they are)."""
+    for name, digest in manifest.get("sha256", {}).items():
+        path = export_dir / name
+        if path.is_file() and file_sha256(path) != digest:
+            raise ExportError(
+                f"'{path}' is corrupt: its SHA-256 differs from the one in '{MANIFEST_FILE}' "
+                "(damaged or replaced); export the run again"
+            )
 
 
 def _load_params(path: Path, names: list[str]) -> list[np.ndarray]:

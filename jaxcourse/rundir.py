@@ -1,8 +1,11 @@
 """A run's working directory: resolved config, metrics log, summary and plots.
 
-Files are written so that an interrupted or failed run never leaves a half-written file:
-`config.yaml` and `summary.json` are replaced atomically, `metrics.jsonl` gets whole lines,
-flushed as they are written.
+Nothing is written before the run really starts: `start` only remembers the config, and the
+first write (or `begin`) creates the directory and writes `config.yaml`, so a run that fails
+its checks leaves an existing run directory as it was. Files are written so that an
+interrupted or failed run never leaves a half-written file: `config.yaml` and `summary.json`
+are replaced atomically, `metrics.jsonl` gets whole lines, flushed as they are written (a
+torn last line, from a power loss or a full disk, is dropped with a warning on resume).
 """
 
 from __future__ import annotations
@@ -11,8 +14,12 @@ import json
 import math
 import os
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from jaxcourse.errors import JaxcourseError
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -43,6 +50,12 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+class MetricsFileError(JaxcourseError):
+    """A run's metrics.jsonl is damaged in a way that cannot be repaired by itself."""
+
+    exit_code = 4
+
+
 class RunDir:
     """The files of one run under `path`."""
 
@@ -51,14 +64,30 @@ class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._metrics = None
+        self._config_yaml: str | None = None
+        self.begun = False
+        self._closers: list[Callable[[], None]] = []
 
     def start(self, config_yaml: str) -> None:
-        """Create the directory and write `config.yaml` (metrics.jsonl starts at the first row)."""
+        """Remember the run's `config.yaml`; it is written by `begin`, not now."""
+        self._config_yaml = config_yaml
+
+    def begin(self) -> None:
+        """The run really starts: create the directory and write `config.yaml` (once)."""
+        if self.begun:
+            return
+        self.begun = True
         self.path.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path / "config.yaml", config_yaml)
+        if self._config_yaml is not None:
+            write_atomic(self.path / "config.yaml", self._config_yaml)
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call `closer` when the run ends, however it ends (first registered, last called)."""
+        self._closers.append(closer)
 
     def log(self, row: dict) -> None:
         """Append one JSON line to `metrics.jsonl` (a fresh file for the run's first row)."""
+        self.begin()
         if self._metrics is None:
             self._metrics = open(self.path / "metrics.jsonl", "w", buffering=1)
         self._metrics.write(json.dumps(_json_safe(row)) + "\n")
@@ -68,24 +97,37 @@ class RunDir:
 
         Returns the rows kept (those a run resumed from a checkpoint of `step` had written).
         """
+        self.begin()
         path = self.path / "metrics.jsonl"
         rows = read_metrics(path) if path.is_file() else []
         rows = [row for row in rows if row.get("step", 0) <= step]
         write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
-        self.close()
+        self._close_metrics()
         self._metrics = open(path, "a", buffering=1)
         return rows
 
     def write_summary(self, summary: dict) -> None:
+        self.begin()
         write_atomic(self.path / "summary.json", json.dumps(_json_safe(summary), indent=2) + "\n")
 
     def write_json(self, name: str, data: Any) -> None:
+        self.begin()
         write_atomic(self.path / name, json.dumps(_json_safe(data), indent=2) + "\n")
 
     def file(self, name: str) -> Path:
+        """The path of a file the caller is about to write in the run directory."""
+        self.begin()
         return self.path / name
 
     def close(self) -> None:
+        """Run the `on_close` callbacks, then close `metrics.jsonl`."""
+        try:
+            while self._closers:
+                self._closers.pop()()
+        finally:
+            self._close_metrics()
+
+    def _close_metrics(self) -> None:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
@@ -96,4 +138,21 @@ def read_metrics(path: str | Path) -> list[dict]:
     path = Path(path)
     if path.is_dir():
         path = path / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_bytes().split(b"\n")
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if any(rest.strip() for rest in lines[number:]):
+                raise MetricsFileError(
+                    f"'{path}' line {number} is not a JSON metrics row; fix or delete that line"
+                ) from None
+            warnings.warn(
+                f"dropped the torn last line of '{path}' ({len(line)} bytes, an interrupted "
+                "write); the run goes on from the rows before it",
+                stacklevel=2,
+            )
+    return rows

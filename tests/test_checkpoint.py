@@ -140,22 +140,29 @@ def test_changed_optimizer_state_is_named(tmp_path):
         run_experiment(cfg, tmp_path)
 
 
-def test_corrupt_and_missing_files_are_named(tmp_path):
+def test_corrupt_latest_checkpoint_falls_back_to_the_newest_good_one(tmp_path):
     run_experiment(make_config(tmp_path, steps=20), tmp_path)
     state_dir = tmp_path / "ckpt" / "20" / "state"
     for f in state_dir.rglob("*"):
         if f.is_file() and f.parent.name == "d":
             f.write_bytes(b"garbage" * 3)
-    with pytest.raises(CheckpointError) as err:
-        run_experiment(make_config(tmp_path, steps=30), tmp_path)
-    assert str(state_dir) in str(err.value)
+    with pytest.warns(UserWarning) as warned:
+        summary = run_experiment(make_config(tmp_path, steps=30), tmp_path)
+    text = " ".join(str(w.message) for w in warned)
+    assert str(state_dir) in text and str(tmp_path / "ckpt" / "10") in text
+    assert summary["checkpoint"]["resumed_from_step"] == 10
+    assert (tmp_path / "ckpt_corrupt" / "20").is_dir()  # set aside, out of Orbax's way
+    assert [r["step"] for r in read_metrics(tmp_path)] == list(range(5, 31, 5))
 
-    meta_dir = tmp_path / "ckpt" / "20" / "meta"
-    for f in meta_dir.iterdir():
-        f.unlink()
+    for step in (10, 20, 30):  # nothing readable left: one error naming each, nothing changed
+        meta_dir = tmp_path / "ckpt" / str(step) / "meta"
+        for f in meta_dir.iterdir() if meta_dir.is_dir() else ():
+            f.unlink()
+    before = (tmp_path / "metrics.jsonl").read_bytes()
     with pytest.raises(CheckpointError) as err:
-        run_experiment(make_config(tmp_path, steps=30), tmp_path)
-    assert str(meta_dir) in str(err.value)
+        run_experiment(make_config(tmp_path, steps=40), tmp_path)
+    assert str(tmp_path / "ckpt" / "30" / "meta") in str(err.value)
+    assert (tmp_path / "metrics.jsonl").read_bytes() == before
 
 
 def test_resume_false_refuses_existing_checkpoints(tmp_path):

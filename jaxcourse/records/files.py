@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from jaxcourse.errors import JaxcourseError
+from jaxcourse.errors import DataError
 from jaxcourse.records.schema import Schema
 from jaxcourse.records.tfrecord import OnError, ReadStats, TFRecordFile, TFRecordWriter
 
@@ -23,7 +23,7 @@ SUFFIX = {"tfrecord": "tfrecord", "arrayrecord": "array_record"}
 SCHEMA_FILE = "schema.json"
 
 
-class RecordFilesError(JaxcourseError):
+class RecordFilesError(DataError):
     """Record files that are missing or inconsistent."""
 
 
@@ -150,7 +150,16 @@ class _ArrayRecordFile:
         from array_record.python.array_record_module import ArrayRecordReader
 
         self.path = str(path)
-        self._reader = ArrayRecordReader(self.path, "readahead_buffer_size:0")
+        try:
+            self._reader = ArrayRecordReader(self.path, "readahead_buffer_size:0")
+            intact = self._reader.ok()
+        except RuntimeError:
+            intact = False
+        if not intact:  # its footer (index) is missing: truncated, or not an ArrayRecord file
+            raise RecordFilesError(
+                f"'{path}' is not a complete ArrayRecord file ({path.stat().st_size} bytes, no "
+                "valid index at its end: truncated or overwritten); convert the data again"
+            )
         self._n = self._reader.num_records()
 
     def __len__(self) -> int:

@@ -22,12 +22,12 @@ from typing import Literal
 
 import numpy as np
 
-from jaxcourse.errors import JaxcourseError
+from jaxcourse.errors import DataError
 
 Encoding = Literal["list", "raw", "png", "bytes"]
 
 
-class SchemaError(JaxcourseError):
+class SchemaError(DataError):
     """A record or array that does not match its schema."""
 
 

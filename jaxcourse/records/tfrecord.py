@@ -17,7 +17,7 @@ from typing import BinaryIO, Literal
 
 import crc32c
 
-from jaxcourse.errors import JaxcourseError
+from jaxcourse.errors import DataError
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")  # length, masked crc of the length
@@ -27,7 +27,7 @@ _FOOTER = struct.Struct("<I")  # masked crc of the data
 OnError = Literal["raise", "skip"]
 
 
-class CorruptRecordError(JaxcourseError):
+class CorruptRecordError(DataError):
     """A record whose framing or checksum is wrong."""
 
     def __init__(self, path: str | Path, index: int, reason: str):

@@ -32,7 +32,11 @@ def default_workdir(config_path: str | Path | None, config) -> Path:
 def run_experiment(
     config, workdir: str | Path | None = None, config_path: str | Path | None = None
 ) -> dict:
-    """Run a validated config; write config.yaml, metrics.jsonl, plots and summary.json."""
+    """Run a validated config; write config.yaml, metrics.jsonl, plots and summary.json.
+
+    config.yaml is written when the run really starts (the first file it writes), after the
+    data, model, devices and checkpoints were checked; the run directory's resources
+    (checkpoint manager, metrics file) are closed however the run ends."""
     rundir = RunDir(workdir or default_workdir(config_path, config))
     parallel = getattr(config, "parallel", None)
     if parallel is not None:  # join a multi-process run first; only process 0 writes files
