@@ -123,9 +123,7 @@ def _sweep(args) -> int:
     from jaxcourse.paths import check_output_dir
 
     grid = sweep.parse_grid(args.grid)
-    sweep_dir = check_output_dir(
-        args.workdir or sweep.default_sweep_dir(args.config), "--workdir"
-    )
+    sweep_dir = check_output_dir(args.workdir or sweep.default_sweep_dir(args.config), "--workdir")
     result = sweep.run_sweep(args.config, grid, sweep_dir, stacked=not args.sequential)
     print(f"{sweep_dir}/sweep.md:")
     print(sweep.markdown_table(result), end="")

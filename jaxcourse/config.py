@@ -189,9 +189,7 @@ def _stray_bool(annotation, value) -> bool:
             for a in typing.get_args(t)
             if a is not Ellipsis
         ]
-        return bool(item_types) and any(
-            _stray_bool(t, v) for v in value for t in item_types[:1]
-        )
+        return bool(item_types) and any(_stray_bool(t, v) for v in value for t in item_types[:1])
     return False
 
 
