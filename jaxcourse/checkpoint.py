@@ -20,8 +20,10 @@ save waits for it (a second Ctrl-C abandons it) and says which.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -38,6 +40,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 from jaxcourse.config import Section, to_dict
 from jaxcourse.errors import ConfigError, JaxcourseError
 from jaxcourse.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.paths import describe_os_error
 from jaxcourse.train import TrainState
 
 CKPT_SUBDIR = "ckpt"
@@ -45,13 +48,38 @@ CORRUPT_SUBDIR = "ckpt_corrupt"
 
 
 class _QuietOrbax(logging.Filter):
-    """Drops Orbax's routine log records (it reports every save, restore and option)."""
+    """Drops Orbax's log records: it reports every save, restore and option, and logs each
+    failure with a traceback per thread; failures reach the user as one CheckpointError or
+    OutputError instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "orbax" not in record.pathname or record.levelno >= logging.ERROR
+        return "orbax" not in record.pathname or record.levelno >= logging.CRITICAL
 
 
 logging.getLogger("absl").addFilter(_QuietOrbax())
+
+
+def _closed_loop_callback(exc_type, exc, tb) -> bool:
+    """TensorStore's writes still in flight when a failed Orbax save closed its event loop
+    call back into that loop, and their `RuntimeError: Event loop is closed` is printed."""
+    if exc_type is not RuntimeError or str(exc) != "Event loop is closed":
+        return False
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "asyncio" in tb.tb_frame.f_code.co_filename
+
+
+def _quiet_excepthook(previous):
+    def hook(exc_type, exc, tb):
+        if not _closed_loop_callback(exc_type, exc, tb):
+            previous(exc_type, exc, tb)
+
+    hook.quiets_closed_loops = True
+    return hook
+
+
+if not getattr(sys.excepthook, "quiets_closed_loops", False):
+    sys.excepthook = _quiet_excepthook(sys.excepthook)
 
 
 class CheckpointError(JaxcourseError):
@@ -272,45 +300,70 @@ class CheckpointStore:
         # save may still be writing them.
         host = jax.tree_util.tree_map(lambda x: np.array(x, copy=True), state_tree(state))
         meta = {**meta, "checksums": checksums(host)}
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(host), meta=ocp.args.JsonSave(meta)
-            ),
-            metrics=metrics,
-            force=True,
-        )
+        with self._save_errors():
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(host), meta=ocp.args.JsonSave(meta)
+                ),
+                metrics=metrics,
+                force=True,
+            )
 
     def wait(self) -> None:
-        self._manager.wait_until_finished()
+        with self._save_errors():
+            self._manager.wait_until_finished()
+
+    @contextlib.contextmanager
+    def _save_errors(self):
+        """A failed (possibly earlier, async) save as one message: an `OutputError` where the
+        OS refused the write (full disk, read-only, ...), else a `CheckpointError`."""
+        try:
+            yield
+        except OSError:
+            raise
+        except Exception as err:  # noqa: BLE001  (Orbax/TensorStore wrap the OS's error)
+            code = re.search(r"os_error_code='?(\d+)", str(err))
+            if code:
+                os_err = OSError(int(code[1]), os.strerror(int(code[1])), str(self.directory))
+                raise describe_os_error(os_err) from None
+            raise CheckpointError(
+                f"saving a checkpoint in '{self.directory}' failed ({type(err).__name__}: "
+                f"{_first_line(err)}); the checkpoints before it are intact"
+            ) from None
 
     def close(self) -> None:
         """Finish any save in flight and release Orbax's threads (idempotent).
 
         Interrupted (Ctrl-C) while a save is in flight: wait for it and say so; a second
-        Ctrl-C abandons it (its temporary directory is removed at the next start)."""
+        Ctrl-C abandons it (its temporary directory is removed at the next start). While
+        another error propagates, a failed save does not hide it."""
         if self._manager is None:
             return
         manager, self._manager = self._manager, None
-        if sys.exc_info()[0] is KeyboardInterrupt and _save_in_flight(manager):
-            print(
-                "interrupted: waiting for the checkpoint save in flight to finish "
-                "(Ctrl-C again to abandon it)",
-                file=sys.stderr,
-                flush=True,
-            )
-            try:
+        outer = sys.exc_info()[1]
+        try:
+            if isinstance(outer, KeyboardInterrupt) and _save_in_flight(manager):
+                self._finish_interrupted(manager)
+            with self._save_errors():
+                manager.close()
+        except Exception:
+            if outer is None:
+                raise
+
+    def _finish_interrupted(self, manager) -> None:
+        say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+        say("interrupted: waiting for the checkpoint save in flight (Ctrl-C again to abandon it)")
+        try:
+            with self._save_errors():
                 manager.wait_until_finished()
-            except KeyboardInterrupt:
-                print(
-                    "interrupted again: abandoned the checkpoint save in flight; "
-                    f"the run resumes from the last complete checkpoint in '{self.directory}'",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                os._exit(130)  # Orbax's save threads cannot be stopped; nothing else is open
-            print(f"checkpoint saved; latest is step {manager.latest_step()}", file=sys.stderr)
-        manager.close()
+        except KeyboardInterrupt:
+            say(
+                "interrupted again: abandoned the checkpoint save in flight; the run resumes "
+                f"from the last complete checkpoint in '{self.directory}'"
+            )
+            os._exit(130)  # Orbax's save threads cannot be stopped; nothing else is open
+        say(f"checkpoint saved; the latest is step {manager.latest_step()}")
 
     # -- reading
     def read_meta(self, step: int) -> dict:

@@ -97,9 +97,9 @@ class RunDir:
 
         Returns the rows kept (those a run resumed from a checkpoint of `step` had written).
         """
-        self.begin()
         path = self.path / "metrics.jsonl"
         rows = read_metrics(path) if path.is_file() else []
+        self.begin()
         rows = [row for row in rows if row.get("step", 0) <= step]
         write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
         self._close_metrics()

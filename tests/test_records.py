@@ -252,7 +252,7 @@ def test_cli_inspect_reports_corruption(tmp_path, capsys):
     assert cli.main(["data", "convert", "captcha:train_size=6,test_size=2", str(out)]) == 0
     shard = out / "train.tfrecord-00000-of-00001"
     _corrupt(shard, 200)
-    assert cli.main(["data", "inspect", str(out)]) == 1
+    assert cli.main(["data", "inspect", str(out)]) == 4  # DataError: corrupt data
     assert "corrupt record 0" in capsys.readouterr().err
     assert cli.main(["data", "inspect", str(out), "--skip-bad"]) == 1
     assert '"records": 5' in capsys.readouterr().out

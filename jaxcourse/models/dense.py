@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 from flax import linen as nn
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveInt, field_validator
 
 from jaxcourse.data.spec import DataSpec
 from jaxcourse.models.registry import MODELS, InitConfigMixin, ModelConfig
@@ -37,7 +37,9 @@ def softmax(cfg: ModelConfig, spec: DataSpec) -> nn.Module:
 
 
 class MLPConfig(InitConfigMixin):
-    hidden: list[int] = Field([10], description="Width of each hidden layer, input to output.")
+    hidden: list[PositiveInt] = Field(
+        [10], description="Width of each hidden layer, input to output."
+    )
     activation: str = Field("tanh", description=f"Hidden activation: {', '.join(ACTIVATIONS)}.")
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout rate after each hidden layer (0 = off)."

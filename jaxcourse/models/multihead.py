@@ -11,7 +11,7 @@ from typing import Literal
 
 import jax.numpy as jnp
 from flax import linen as nn
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from jaxcourse.data.spec import DataSpec
 from jaxcourse.models.registry import MODELS, ModelConfig
@@ -91,7 +91,9 @@ class MultiHeadCNN(nn.Module):
 
 class MultiHeadCNNConfig(ModelConfig):
     name: Literal["multihead_cnn"] = Field("multihead_cnn", description="The model.")
-    channels: list[int] = Field([32, 64, 64], description="Filters of each conv3x3+pool block.")
+    channels: list[PositiveInt] = Field(
+        [32, 64, 64], description="Filters of each conv3x3+pool block."
+    )
     dense: int = Field(256, gt=0, description="Width of the shared dense layer.")
     dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout after the dense layer.")
     invert: bool = Field(
