@@ -163,6 +163,7 @@ def test_export_for_other_shapes_is_named(exported, tmp_path):
     for f in out.iterdir():
         (other / f.name).write_bytes(f.read_bytes())
     manifest = json.loads((other / "manifest.json").read_text())
+    assert set(manifest.pop("sha256")) == {"model.stablehlo", "params.npz"}  # checked below
     manifest["input"]["shape"] = [None, 32, 32, 1]
     (other / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ExportError, match=r"function takes \(batch, 28, 28, 1\), the manifest"):
@@ -181,6 +182,10 @@ def test_export_for_other_shapes_is_named(exported, tmp_path):
         Predictor.load(other)
     with pytest.raises(ExportError, match="not an export directory"):
         Predictor.load(tmp_path)
+    # With the manifest's digests, a replaced file is named before anything is deserialized.
+    (other / "manifest.json").write_text((out / "manifest.json").read_text())
+    with pytest.raises(ExportError, match="model.stablehlo' is corrupt: its SHA-256"):
+        Predictor.load(other)
 
 
 def test_export_without_checkpoints_says_how(tmp_path):
