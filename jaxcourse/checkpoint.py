@@ -61,7 +61,8 @@ logging.getLogger("absl").addFilter(_QuietOrbax())
 
 def _closed_loop_callback(exc_type, exc, tb) -> bool:
     """TensorStore's writes still in flight when a failed Orbax save closed its event loop
-    call back into that loop, and their `RuntimeError: Event loop is closed` is printed."""
+    call back into that loop, and report the `RuntimeError: Event loop is closed` as
+    unraisable: the save's failure itself is reported as one message."""
     if exc_type is not RuntimeError or str(exc) != "Event loop is closed":
         return False
     while tb is not None and tb.tb_next is not None:
@@ -69,17 +70,18 @@ def _closed_loop_callback(exc_type, exc, tb) -> bool:
     return tb is not None and "asyncio" in tb.tb_frame.f_code.co_filename
 
 
-def _quiet_excepthook(previous):
-    def hook(exc_type, exc, tb):
-        if not _closed_loop_callback(exc_type, exc, tb):
-            previous(exc_type, exc, tb)
+def _quiet_unraisablehook(previous):
+    def hook(unraisable):
+        exc = unraisable.exc_value
+        if not _closed_loop_callback(unraisable.exc_type, exc, unraisable.exc_traceback):
+            previous(unraisable)
 
     hook.quiets_closed_loops = True
     return hook
 
 
-if not getattr(sys.excepthook, "quiets_closed_loops", False):
-    sys.excepthook = _quiet_excepthook(sys.excepthook)
+if not getattr(sys.unraisablehook, "quiets_closed_loops", False):
+    sys.unraisablehook = _quiet_unraisablehook(sys.unraisablehook)
 
 
 class CheckpointError(JaxcourseError):

@@ -268,12 +268,29 @@ def _validate_section(cls: type[Section], raw: Any, prefix: str, problems: list[
     try:
         return cls.model_validate(resolved)
     except pydantic.ValidationError as err:
+        by_key: dict[str, list[str]] = {}
+        given: dict[str, str] = {}
         for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            given = f" (got {e['input']!r})" if "input" in e and e["type"] != "missing" else ""
+            loc = ".".join(str(p) for p in _key_path(cls, e["loc"]))
             key = f"{prefix}{loc}".rstrip(".") or "<top>"
-            problems.append(f"config key '{key}': {e['msg']}{given}")
+            by_key.setdefault(key, []).append(e["msg"])
+            if "input" in e and e["type"] != "missing":
+                given[key] = f" (got {e['input']!r})"
+        for key, messages in by_key.items():  # a union's members each add one
+            problems.append(f"config key '{key}': {' or '.join(messages)}{given.get(key, '')}")
         return None
+
+
+def _key_path(cls: type[Section], loc: tuple) -> list:
+    """`loc` of a pydantic error without the tags it gives union members ('bool', ...)."""
+    out, node = [], cls
+    for part in loc:
+        if isinstance(part, int):
+            out.append(part)
+        elif isinstance(node, type) and issubclass(node, Section) and part in node.model_fields:
+            out.append(part)
+            node = _section_class(node.model_fields[part].annotation)
+    return out
 
 
 def validate(raw: dict, source: str | None = None) -> Section:

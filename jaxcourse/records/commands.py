@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-from jaxcourse.errors import JaxcourseError
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="data_command", required=True)
@@ -17,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     conv.add_argument("out", help="output directory (shards + schema.json)")
     conv.add_argument("--to", dest="fmt", choices=["tfrecord", "arrayrecord"], default="tfrecord")
-    conv.add_argument("--shards", type=int, default=1, help="shards per split")
+    conv.add_argument("--shards", type=_positive_int, default=1, help="shards per split")
     conv.add_argument("--seed", type=int, default=0, help="seed of generated datasets")
     conv.add_argument(
         "--image-encoding",
@@ -32,12 +30,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    from jaxcourse.cli import positive_int
+
+    return positive_int(text)
+
+
 def handle(args) -> int:
     if args.data_command == "convert":
+        from jaxcourse.paths import check_output_dir
         from jaxcourse.records.convert import convert, parse_source
 
-        if args.shards < 1:
-            raise JaxcourseError(f"--shards must be at least 1, got {args.shards}")
+        check_output_dir(args.out, "OUT")
         source = parse_source(args.source)
 
         def progress(split, i, n):
