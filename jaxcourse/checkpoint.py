@@ -241,6 +241,7 @@ class CheckpointStore:
             read_only=read_only,
         )
         self.best_metric, self.best_mode = cfg.best_metric, cfg.best_mode
+        self._pending_step: int | None = None  # the last save started
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=options,
@@ -302,6 +303,7 @@ class CheckpointStore:
         # save may still be writing them.
         host = jax.tree_util.tree_map(lambda x: np.array(x, copy=True), state_tree(state))
         meta = {**meta, "checksums": checksums(host)}
+        self._pending_step = step
         with self._save_errors():
             self._manager.save(
                 step,
@@ -365,7 +367,14 @@ class CheckpointStore:
                 f"from the last complete checkpoint in '{self.directory}'"
             )
             os._exit(130)  # Orbax's save threads cannot be stopped; nothing else is open
-        say(f"checkpoint saved; the latest is step {manager.latest_step()}")
+        latest = manager.latest_step()
+        if self._pending_step is not None and latest != self._pending_step:
+            say(
+                f"the save of step {self._pending_step} was cut short by the interrupt; the "
+                f"latest complete checkpoint is step {latest}, where the run resumes"
+            )
+        else:
+            say(f"checkpoint of step {latest} saved; the run resumes from there")
 
     # -- reading
     def read_meta(self, step: int) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from jaxcourse.errors import JaxcourseError
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return _report(args.command, describe_os_error(err))
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # leave without a second traceback
         print(
             f"jaxcourse {args.command}: interrupted; what was written so far is kept",
             file=sys.stderr,

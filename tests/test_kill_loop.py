@@ -104,3 +104,23 @@ def test_kill_nine_during_training_and_saves_then_resume(tmp_path):
     assert leaves_a.keys() == leaves_b.keys()
     for key in leaves_a:
         np.testing.assert_array_equal(leaves_a[key], leaves_b[key], err_msg=key)
+
+
+def test_ctrl_c_during_a_save_ends_cleanly_and_resumes(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "train": {**CONFIG["train"], "steps": 30}}))
+    workdir = tmp_path / "run"
+    proc = _start(config, workdir)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and not _saving(workdir) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "cannot schedule new futures" not in err, err
+    assert "jaxcourse run: interrupted; what was written so far is kept" in err
+    if "waiting for the checkpoint save in flight" in err:  # the usual case: it says how it went
+        assert "the run resumes" in err
+    again = _start(config, workdir)
+    assert again.wait(timeout=300) == 0, again.stderr.read().decode()
+    assert [row["step"] for row in read_metrics(workdir)] == list(range(1, 31))
