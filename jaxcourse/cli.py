@@ -26,11 +26,21 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _run(args) -> int:
+def _load_config(args):
+    """The validated config of `args.config` with `args.overrides`; the file's own problems
+    are found before the schemas (pydantic, JAX) are imported."""
+    from jaxcourse.config_files import apply_overrides, read_yaml
+
+    raw = apply_overrides(read_yaml(args.config), args.overrides)
     from jaxcourse import config as config_lib
+
+    return config_lib.load(raw=raw, source=str(args.config))
+
+
+def _run(args) -> int:
     from jaxcourse.paths import check_output_dir
 
-    config = config_lib.load(args.config, args.overrides)
+    config = _load_config(args)
     from jaxcourse.runners import default_workdir, run_experiment
 
     workdir = check_output_dir(default_workdir(args.config, config), "workdir")
@@ -61,12 +71,14 @@ def _add_config(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args) -> int:
-    from jaxcourse import config as config_lib
-
     if args.config_command == "show":
-        print(config_lib.dump_yaml(config_lib.load(args.config, args.overrides)), end="")
+        config = _load_config(args)
+        from jaxcourse import config as config_lib
+
+        print(config_lib.dump_yaml(config), end="")
         return 0
     import jaxcourse.runners  # noqa: F401
+    from jaxcourse import config as config_lib
 
     cls = config_lib.EXPERIMENTS.config_class(args.experiment, "experiment")
     for key, type_name, default, doc in config_lib.describe_schema(cls):

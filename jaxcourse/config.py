@@ -18,8 +18,11 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from jaxcourse.config_files import apply_overrides, deep_copy, read_yaml
 from jaxcourse.errors import ConfigError
 from jaxcourse.registry import Registry, did_you_mean
+
+__all__ = ["apply_overrides", "read_yaml"]  # re-exported: YAML reading lives in config_files
 
 
 class Section(BaseModel):
@@ -49,100 +52,6 @@ class RegistryName:
 
 
 EXPERIMENTS = Registry("experiment")
-
-
-# --------------------------------------------------------------------------- YAML reading
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key given twice in one mapping."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            raise ConfigError(f"key '{key}' is set twice (lines {seen[key]} and {line})")
-        seen[key] = line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping from `path`, with errors that name the file."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"config file '{path}' is a directory, expected a YAML file")
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}' does not exist")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(
-            f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
-            "save the config file as UTF-8",
-            source=str(path),
-        ) from None
-    except OSError as err:
-        raise ConfigError(f"cannot read the file: {err.strerror}", source=str(path)) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except ConfigError as err:
-        raise ConfigError(err.problems, source=str(path)) from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"not valid YAML: {err}", source=str(path)) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping of keys, got {type(data).__name__}", str(path))
-    return data
-
-
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Return a copy of `raw` with `a.b.c=value` overrides applied (values parsed as YAML)."""
-    out = _deep_copy(raw)
-    seen: set[str] = set()
-    problems = []
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            problems.append(f"override '{item}' is not of the form key.sub=value")
-            continue
-        if key in seen:
-            problems.append(f"override key '{key}' is set twice on the command line")
-            continue
-        seen.add(key)
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        node = out
-        parts = key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parts[: depth + 1])
-                problems.append(f"override '{key}': '{where}' is a value, not a section")
-                break
-            node = child
-        else:
-            node[parts[-1]] = value
-    if problems:
-        raise ConfigError(problems, source="command line")
-    return out
-
-
-def _deep_copy(value):
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- validation
@@ -311,15 +220,20 @@ def validate(raw: dict, source: str | None = None) -> Section:
     return config
 
 
-def load(path: str | Path | None = None, overrides: list[str] = (), raw: dict | None = None):
-    """Read `path` (or take `raw`), apply overrides, validate; returns the experiment config.
-
-    File and override errors are found before the schemas (and with them JAX) are imported."""
-    base = read_yaml(path) if path is not None else _deep_copy(raw or {})
+def load(
+    path: str | Path | None = None,
+    overrides: list[str] = (),
+    raw: dict | None = None,
+    source: str | None = None,
+):
+    """Read `path` (or take `raw`, read from `source`), apply overrides, validate; returns the
+    experiment config. File and override errors are found before the schemas (and with them
+    JAX) are imported."""
+    base = read_yaml(path) if path is not None else deep_copy(raw or {})
     merged = apply_overrides(base, list(overrides))
     import jaxcourse.runners  # noqa: F401  (registers experiments, models, datasets, ...)
 
-    return validate(merged, str(path) if path is not None else None)
+    return validate(merged, str(path) if path is not None else source)
 
 
 def to_dict(config: Section) -> dict:
