@@ -95,7 +95,7 @@ def _add_tensorboard(p: argparse.ArgumentParser) -> None:
 
 
 def _tensorboard(args) -> int:
-    from jaxcourse.tensorboard_launch import launch
+    from jaxcourse.tensorboard.launch import launch
 
     return launch(args.run_dir, args.host, args.port)
 
@@ -109,7 +109,7 @@ def _graph(args) -> int:
     from jaxcourse.paths import check_output_dir
 
     check_output_dir(args.logdir, "--logdir")
-    from jaxcourse.step_graph import write_train_step_graph
+    from jaxcourse.graph.train_step import write_train_step_graph
 
     print(json.dumps(write_train_step_graph(args.config, args.overrides, args.logdir), indent=2))
     return 0
@@ -132,7 +132,7 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
 
 
 def _sweep(args) -> int:
-    from jaxcourse import sweep
+    from jaxcourse.parallel import sweep
     from jaxcourse.paths import check_output_dir
 
     grid = sweep.parse_grid(args.grid)
@@ -203,7 +203,7 @@ def _export(args) -> int:
     from jaxcourse.paths import check_output_dir
 
     out = check_output_dir(args.out or Path(args.run_dir) / "export", "--out")
-    from jaxcourse.export import export_run
+    from jaxcourse.inference.export import export_run
 
     print(export_run(args.run_dir, out, args.step, args.platforms))
     return 0
@@ -226,10 +226,10 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
 
 
 def _predict(args) -> int:
-    from jaxcourse.predict import Predictor, format_result
+    from jaxcourse.inference.predict import Predictor, format_result
 
     if args.model:
-        from jaxcourse.pretrained import inception_v3_predictor
+        from jaxcourse.inference.pretrained import inception_v3_predictor
 
         predictor, images = inception_v3_predictor(args.weights), args.paths
     else:
@@ -264,9 +264,9 @@ def _add_captcha_predict(p: argparse.ArgumentParser) -> None:
 
 
 def _captcha_predict(args) -> int:
-    from jaxcourse import captcha_predict
+    from jaxcourse.inference import captcha
 
-    return captcha_predict.handle(args)
+    return captcha.handle(args)
 
 
 COMMANDS = [

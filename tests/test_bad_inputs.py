@@ -26,7 +26,7 @@ import yaml
 
 from jaxcourse import cli as jaxcourse_cli
 from jaxcourse.data.idx import write_idx
-from jaxcourse.rundir import read_metrics
+from jaxcourse.engine.rundir import read_metrics
 
 REGRESSION = {
     "experiment": "supervised",
@@ -640,7 +640,7 @@ class FullDisk:
 
 
 def test_disk_full_while_logging_stops_cleanly_and_resumes(tmp_path, monkeypatch, capsys):
-    import jaxcourse.rundir as rundir_lib
+    import jaxcourse.engine.rundir as rundir_lib
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({**REGRESSION, "train": {**REGRESSION["train"], "log_every": 1}}))

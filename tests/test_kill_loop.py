@@ -18,8 +18,8 @@ import numpy as np
 import yaml
 from conftest import REPO
 
-from jaxcourse.checkpoint import load_checkpoint
-from jaxcourse.rundir import read_metrics
+from jaxcourse.engine.checkpoint import load_checkpoint
+from jaxcourse.engine.rundir import read_metrics
 
 STEPS = 60
 CONFIG = {

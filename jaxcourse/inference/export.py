@@ -9,7 +9,7 @@ An export directory holds three files:
   image file into an input, output names, class labels), where it came from, and the SHA-256
   of the two other files (checked when they are loaded).
 
-`jaxcourse.predict` loads and runs it importing only jax, numpy and Pillow: the JAX
+`jaxcourse.inference.predict` loads and runs it importing only jax, numpy and Pillow: the JAX
 counterpart of loading the course's frozen `classify_image_graph_def.pb`.
 """
 
@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcourse.engine.rundir import write_atomic
 from jaxcourse.errors import JaxcourseError
-from jaxcourse.rundir import write_atomic
 
 FORMAT = "jaxcourse-export/1"
 FUNCTION_FILE, PARAMS_FILE, MANIFEST_FILE = "model.stablehlo", "params.npz", "manifest.json"
@@ -150,8 +150,8 @@ def export_run(
     """
     from jaxcourse import config as config_lib
     from jaxcourse import models
-    from jaxcourse.checkpoint import load_checkpoint
     from jaxcourse.data.spec import DataSpec
+    from jaxcourse.engine.checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)
     params, meta, step = load_checkpoint(run_dir, which)

@@ -38,8 +38,8 @@ from orbax.checkpoint import checkpoint_managers as policies
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from jaxcourse.config import Section, to_dict
+from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
 from jaxcourse.errors import ConfigError, JaxcourseError
-from jaxcourse.hooks import HOOK_FACTORIES, Hook
 from jaxcourse.paths import describe_os_error
 from jaxcourse.train import TrainState
 
