@@ -689,8 +689,9 @@ def make_host_op(
     bytes) and `shape` (None entries: any size; shape None: any rank). Inputs may be fed
     tensors, other host ops' outputs or tensors the graph computes (the session computes
     those first, in their own compiled run). `hv.session` is the running session,
-    `hv.state()` a dict kept per session for this op (an iterator's position), and
-    `hv.feeds` the run's feed values by tensor. Fetched string tensors come back as bytes
+    `hv.state()` a dict kept per session for this op (an iterator's position),
+    `hv.run_state` a dict shared by all host ops of one run, and `hv.feeds` the run's feed
+    values by tensor. Fetched string tensors come back as bytes
     (arrays of them as NumPy object arrays), like TF.
     """
     if dtype is None:

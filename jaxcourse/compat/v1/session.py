@@ -47,10 +47,11 @@ def _check_fed_placeholders(needed: list[Operation]) -> None:
 
 
 class HostContext:
-    """What a host op's `compute(hv, ...)` sees: the session, its per-session state, feeds."""
+    """What a host op's `compute(hv, ...)` sees: the session, its per-session state, the
+    run's feeds (tensor -> value) and `run_state`, a dict shared by the host ops of one run."""
 
-    def __init__(self, session: Session, op: Operation, feeds: dict):
-        self.session, self.op, self.feeds = session, op, feeds
+    def __init__(self, session: Session, op: Operation, feeds: dict, run_state: dict):
+        self.session, self.op, self.feeds, self.run_state = session, op, feeds, run_state
 
     def state(self) -> dict:
         """A dict this op keeps in this session between runs (an iterator's position)."""
@@ -108,13 +109,14 @@ class _HostStage:
 
     def run(self, session: Session, env: dict) -> None:
         """Evaluate the host ops into `env` (tensor -> value; holds the feeds)."""
+        run_state: dict = {}
         for op in self.ops:
             missing = [t for t in op.inputs if t not in env]
             if missing:  # computed in the graph: a compiled run of their own
                 env.update(zip(missing, session.run_flat(missing, env), strict=True))
             args = [env[t] for t in op.inputs]
             try:
-                out = op.compute(HostContext(session, op, env), *args)
+                out = op.compute(HostContext(session, op, env, run_state), *args)
             except (InvalidArgumentError, FailedPreconditionError, OutOfRangeError):
                 raise
             except Exception as err:
