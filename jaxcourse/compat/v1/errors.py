@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jaxcourse.compat.v1.namespace import module_getattr
 from jaxcourse.errors import JaxcourseError
 
 
@@ -19,3 +20,10 @@ class FailedPreconditionError(OpError):
 
 class NotFoundError(OpError, FileNotFoundError):
     """A checkpoint or a graph element does not exist."""
+
+
+class OutOfRangeError(OpError):
+    """An input (an iterator, a queue) is exhausted."""
+
+
+__getattr__ = module_getattr("tf.errors", globals())
