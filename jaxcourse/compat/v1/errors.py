@@ -19,3 +19,11 @@ class FailedPreconditionError(OpError):
 
 class NotFoundError(OpError, FileNotFoundError):
     """A checkpoint or a graph element does not exist."""
+
+
+class DataLossError(OpError):
+    """A file is truncated or corrupt (a checksum or a length does not match)."""
+
+
+class UnimplementedError(OpError):
+    """A valid input uses a feature this implementation does not support."""
