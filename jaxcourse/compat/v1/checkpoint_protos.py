@@ -5,8 +5,8 @@
 checkpoint_state.proto) are declared here field by field, with TF's field numbers, on top of the
 `TensorShapeProto` and `VersionDef` that tensorboardX ships; the protobuf runtime then encodes and
 decodes them. The `DataType` enum is declared as its wire type (a varint): tensorboardX's copy
-lacks the newer values (uint32, uint64), and `tensor_bundle` keeps the table of numbers. `BundleEntryProto.slices` (partitioned variables) is kept as raw bytes:
-it is only detected, not read.
+lacks the newer values (uint32, uint64), and `tensor_bundle` keeps the table of numbers.
+`BundleEntryProto.slices` (partitioned variables) is kept as raw bytes: only detected, not read.
 """
 
 from __future__ import annotations

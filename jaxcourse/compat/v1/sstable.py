@@ -126,7 +126,7 @@ def _handle(offset: int, size: int) -> bytes:
 
 
 def build_table(items: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """The bytes of a table holding `items` (keys strictly increasing), as TF's builder writes it."""
+    """A table holding `items` (keys strictly increasing), byte for byte as TF builds it."""
     out = bytearray()
 
     def write_block(contents: bytes) -> bytes:

@@ -214,7 +214,7 @@ class BundleReader:
             )
         raw = data[entry.offset : entry.offset + entry.size]
         count = int(np.prod(shape, dtype=np.int64))
-        if dtype == object:
+        if dtype.kind == "O":
             strings, crc = self._strings(raw, count, where)
             value = strings.reshape(shape)
         else:
