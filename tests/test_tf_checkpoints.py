@@ -4,6 +4,7 @@ written without TensorFlow. Fixtures and their generator: tests/fixtures/tf_chec
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import struct
 import subprocess
@@ -168,15 +169,21 @@ def test_tf_momentum_checkpoint_and_slots_by_tf_names():
     assert optimizer.get_slot(w, "m") is None
 
 
-def test_adam_slots_by_tf_names():
-    w = tf.Variable(tf.zeros([3]), name="W")
-    optimizer = tf.train.AdamOptimizer(0.1)
+@pytest.mark.parametrize("key", sorted(models.OPTIMIZERS))
+def test_optimizer_variables_and_slots_are_named_as_in_tf(key):
+    expected = json.loads((FIXTURES / "slot_names.json").read_text())[key]
+    optimizer, (w, _) = models.OPTIMIZERS[key](tf), models.two_variables(tf)
     with tf.name_scope("train"):
-        optimizer.minimize(tf.reduce_sum(tf.square(w - 1.0)))
-    assert optimizer.get_slot_names() == ["m", "v"]
-    assert optimizer.get_slot(w, "m").op.name == "W/Adam"
-    assert optimizer.get_slot(w, "v").op.name == "W/Adam_1"
-    assert [v.op.name for v in optimizer._get_beta_accumulators()] == ["beta1_power", "beta2_power"]
+        optimizer.minimize(tf.reduce_sum(w * w))
+    assert sorted(v.op.name for v in tf.global_variables()) == expected["variables"]
+    assert optimizer.get_slot_names() == expected["slots"]
+    for slot in expected["slots"]:
+        assert optimizer.get_slot(w, slot).op.name.startswith("layer/w/")
+    if key == "adam":
+        assert optimizer.get_slot(w, "m").op.name == "layer/w/Adam"
+        assert optimizer.get_slot(w, "v").op.name == "layer/w/Adam_1"
+        beta_powers = [v.op.name for v in optimizer._get_beta_accumulators()]
+        assert beta_powers == ["train/beta1_power", "train/beta2_power"]
 
 
 def test_saving_a_restored_tf_checkpoint_gives_tf_files(tmp_path):

@@ -129,17 +129,15 @@ class Optimizer:
         by_name = {v.op.name: v for v in variables}
         made: list[Variable | None] = [None] * len(paths)
         graph = get_default_graph()
-        with graph.name_scope("/"):  # slots are named after their variable, not the scope
-            for field, var in order:
-                i = position[(field, var)]
-                name = field if var is None else f"{var}/{self._name}"
-                made[i] = Variable.state(
-                    name, paths[i][1], self._initial_leaf(i, variables, signs[i])
-                )
-                if var is None:
-                    self._non_slots[field] = made[i]
-                else:
-                    self._slots.setdefault(self.SLOTS[field], {})[by_name[var]] = made[i]
+        for field, var in order:
+            i = position[(field, var)]
+            init = self._initial_leaf(i, variables, signs[i])
+            if var is None:  # TF: in the current name scope (`train/beta1_power`)
+                made[i] = self._non_slots[field] = Variable.state(field, paths[i][1], init)
+                continue
+            with graph.name_scope("/"):  # a slot is named after its variable, not the scope
+                made[i] = Variable.state(f"{var}/{self._name}", paths[i][1], init)
+            self._slots.setdefault(self.SLOTS[field], {})[by_name[var]] = made[i]
         return made
 
     def _initial_leaf(self, i: int, variables: list[Variable], sign: int):
