@@ -27,3 +27,7 @@ class DataLossError(OpError):
 
 class UnimplementedError(OpError):
     """A valid input uses a feature this implementation does not support."""
+
+
+class OutOfRangeError(OpError):
+    """An input (an iterator, a queue) is exhausted."""
