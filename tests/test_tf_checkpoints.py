@@ -311,3 +311,49 @@ def test_jaxcourse_checkpoint_loads_in_tensorflow(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "TF restored 27 tensors" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs", "train_op"),
+    [("cnn", "input/", "Adam"), ("softmax", "", "Momentum")],
+)
+def test_meta_graph_made_by_tf_trains_like_tf(name, inputs, train_op):
+    saver = tf.train.import_meta_graph(str(FIXTURES / name / "model.ckpt-3.meta"))
+    saved, after = np.load(FIXTURES / f"{name}_saved.npz"), np.load(FIXTURES / f"{name}_next.npz")
+    assert sorted(v.op.name for v in tf.global_variables()) == sorted(saved.files)
+    assert all(
+        not v.op.name.endswith(("Adam", "Adam_1", "power")) for v in tf.trainable_variables()
+    )
+    (train,) = tf.get_collection("train_op")
+    assert train.name == train_op
+    assert not [op for op in tf.get_default_graph().get_operations() if op.name.startswith("save/")]
+    x, y = models.batch(1)
+    feed = {f"{inputs}x:0": x, f"{inputs}y:0": y}
+    with tf.Session() as sess:
+        saver.restore(sess, tf.train.latest_checkpoint(str(FIXTURES / name)))
+        np.testing.assert_allclose(sess.run("Mean:0", feed), after["loss_before"], rtol=1e-6)
+        sess.run(train, feed)  # TF's own gradient and Apply* ops, run by JAX
+        for v in tf.global_variables():
+            np.testing.assert_allclose(
+                sess.run(v), after[v.op.name], rtol=1e-5, atol=1e-7, err_msg=v.op.name
+            )
+
+
+def test_meta_graph_initializers_and_import_scope(tmp_path):
+    saver = tf.train.import_meta_graph(str(CNN) + ".meta", import_scope="tf1")
+    bias = tf.get_default_graph().get_tensor_by_name("tf1/fc1/b:0")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())  # the imported graph's own W/Assign ops
+        np.testing.assert_array_equal(sess.run(bias), np.full(16, 0.1, np.float32))
+        assert sess.run("tf1/beta1_power:0") == np.float32(0.9)
+        saver.restore(sess, str(CNN))  # names in the checkpoint: without the scope
+        np.testing.assert_array_equal(sess.run(bias), np.load(FIXTURES / "cnn_saved.npz")["fc1/b"])
+
+
+def test_bad_meta_graph_files(tmp_path):
+    with pytest.raises(tf.errors.NotFoundError, match="nope.meta"):
+        tf.train.import_meta_graph(str(tmp_path / "nope.meta"))
+    broken = tmp_path / "broken.meta"
+    broken.write_bytes((CNN.parent / "model.ckpt-3.meta").read_bytes()[:5000])
+    with pytest.raises(tf.errors.DataLossError, match="broken.meta"):
+        tf.train.import_meta_graph(str(broken))

@@ -68,6 +68,7 @@ class _Importer:
 
     # -- checks and order ---------------------------------------------------------------------
     def check_op_types(self) -> None:
+        converters._load()  # h18ckpt: builders register themselves too
         for node in self.nodes.values():
             if (
                 node.op not in converters.CONTROL_FLOW_OPS
@@ -157,7 +158,7 @@ class _Importer:
         control = self.control(node)
         full = self.full_name(node.name)
         if node.op in converters.BUILDERS:
-            result = converters.BUILDERS[node.op](node, inputs)
+            result = converters.BUILDERS[node.op](node, inputs, name=full, control_inputs=control)
         elif node.op == "Placeholder":
             result = ops.placeholder(node.require("dtype"), node.attr("shape"), name=full)
         else:

@@ -18,37 +18,16 @@ import struct
 from pathlib import Path
 
 import crc32c
-import ml_dtypes
 import numpy as np
 
 from jaxcourse.compat.v1 import sstable
 from jaxcourse.compat.v1.checkpoint_protos import BundleEntryProto, BundleHeaderProto
 from jaxcourse.compat.v1.errors import DataLossError, NotFoundError, UnimplementedError
+from jaxcourse.compat.v1.graph_def import dtype_enum, numpy_dtype
 from jaxcourse.rundir import write_atomic
 
 FORMAT_VERSION = 1  # TF's kTensorBundleVersion
 HEADER_KEY = b""
-
-DT_STRING = 7
-NUMPY_DTYPES = {  # TF's DataType numbers (tensorflow/core/framework/types.proto)
-    1: np.dtype(np.float32),
-    2: np.dtype(np.float64),
-    3: np.dtype(np.int32),
-    4: np.dtype(np.uint8),
-    5: np.dtype(np.int16),
-    6: np.dtype(np.int8),
-    8: np.dtype(np.complex64),
-    9: np.dtype(np.int64),
-    10: np.dtype(np.bool_),
-    14: np.dtype(ml_dtypes.bfloat16),
-    17: np.dtype(np.uint16),
-    18: np.dtype(np.complex128),
-    19: np.dtype(np.float16),
-    22: np.dtype(np.uint32),
-    23: np.dtype(np.uint64),
-}
-_TF_DTYPES = {dtype: tf_type for tf_type, dtype in NUMPY_DTYPES.items()}
-
 
 def index_path(prefix) -> Path:
     return Path(f"{prefix}.index")
@@ -88,15 +67,14 @@ def _tensor_bytes(name: str, array: np.ndarray) -> tuple[int, bytes, int]:
     """(TF dtype, bytes in the data file, unmasked CRC32C) of one tensor."""
     if _is_string(array):
         data, crc = _string_bytes(array)
-        return DT_STRING, data, crc
+        return dtype_enum(np.dtype(object)), data, crc
     dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
-    if dtype not in _TF_DTYPES:
-        raise TypeError(
-            f"checkpoint tensor '{name}': dtype {array.dtype} has no TensorFlow counterpart "
-            f"(supported: {sorted(str(d) for d in _TF_DTYPES)} and strings)"
-        )
+    try:
+        tf_type = dtype_enum(dtype)
+    except TypeError as error:
+        raise TypeError(f"checkpoint tensor '{name}': {error}") from None
     data = np.ascontiguousarray(array, dtype=dtype).tobytes()
-    return _TF_DTYPES[dtype], data, crc32c.crc32c(data)
+    return tf_type, data, crc32c.crc32c(data)
 
 
 def write_bundle(prefix, tensors: dict[str, np.ndarray]) -> None:
@@ -178,15 +156,12 @@ class BundleReader:
         return [d.size for d in self._entry(name).shape.dim]
 
     def dtype(self, name: str) -> np.dtype:
-        entry = self._entry(name)
-        if entry.dtype == DT_STRING:
-            return np.dtype(object)
-        if entry.dtype not in NUMPY_DTYPES:
+        try:
+            return numpy_dtype(self._entry(name).dtype)
+        except TypeError as error:
             raise UnimplementedError(
-                f"checkpoint '{self.prefix}': tensor '{name}' has TF dtype number {entry.dtype}, "
-                f"which is not supported (supported: strings and {sorted(_TF_DTYPES, key=str)})"
-            )
-        return NUMPY_DTYPES[entry.dtype]
+                f"checkpoint '{self.prefix}': tensor '{name}': {error}"
+            ) from None
 
     def _shard(self, shard: int) -> bytes:
         if shard not in self._shards:

@@ -12,6 +12,7 @@ from jaxcourse.compat.v1.checkpoint_utils import (
     load_checkpoint,
     load_variable,
 )
+from jaxcourse.compat.v1.meta_graph import import_meta_graph
 from jaxcourse.compat.v1.optimizers import (
     AdadeltaOptimizer,
     AdagradOptimizer,
@@ -41,6 +42,7 @@ __all__ = [
     "get_checkpoint_state",
     "get_global_step",
     "get_or_create_global_step",
+    "import_meta_graph",
     "latest_checkpoint",
     "list_variables",
     "load_checkpoint",

@@ -90,6 +90,17 @@ class Variable(Tensor):
         )
         return self
 
+    @classmethod
+    def imported(cls, name: str, template, saved_dtype) -> Variable:
+        """h18ckpt: a variable of an imported graph; its `initializer` is the graph's own op,
+        set when that is imported (None until then)."""
+        graph = get_default_graph()
+        self = cls.__new__(cls)
+        self._setup(graph, graph.unique_name(name), template, False, [GLOBAL_VARIABLES])
+        self.saved_dtype = np.dtype(saved_dtype)
+        self.initial_value = self.initializer = None
+        return self
+
     def _setup(self, graph, name, template, trainable, collections) -> None:
         op = Operation(graph, "VariableV2", name, [], lambda ev: ev.read(self))
         leaves = jax.tree_util.tree_leaves(template)

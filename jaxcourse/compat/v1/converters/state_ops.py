@@ -1,0 +1,126 @@
+"""Variables and what writes them in a TF1 training graph (a `.meta` file's graph): `VariableV2`,
+`Assign*` and the `Apply*` optimizer kernels.
+
+These nodes build shim ops themselves (builders): a `VariableV2` becomes a `tf.Variable` of the
+session, initialised by its `name/Assign` node; `Assign`/`Apply*` ops write variables like the
+shim's own optimizers do (reads in a run see the values from before it, as TF's training graphs
+are built to). The `Apply*` kernels follow tensorflow/core/kernels/training_ops.cc; `ApplyAdam`
+is `optimizers.apply_adam`.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from jaxcourse.compat.v1 import variables
+from jaxcourse.compat.v1.converters import register_builder
+from jaxcourse.compat.v1.errors import UnimplementedError
+from jaxcourse.compat.v1.graph import control_dependencies, make_op
+from jaxcourse.compat.v1.optimizers import AdamSlots, apply_adam
+
+
+@register_builder("VariableV2", "Variable")
+def _variable(node, inputs, name, control_inputs=()):
+    dtype = np.dtype(node.require("dtype"))
+    shape = node.require("shape")
+    if shape is None or any(d is None or d < 0 for d in shape):
+        raise UnimplementedError(
+            f"variable '{node.name}' has shape {shape}; only fully known shapes are supported"
+        )
+    template = jax.ShapeDtypeStruct(tuple(shape), jax.dtypes.canonicalize_dtype(dtype))
+    return variables.Variable.imported(name, template, dtype)
+
+
+def _ref(node, tensor) -> variables.Variable:
+    if not isinstance(tensor, variables.Variable):
+        raise UnimplementedError(
+            f"node '{node.name}' ({node.op}) writes {tensor.describe()}, which is not a "
+            "variable (only VariableV2 references are supported)"
+        )
+    return tensor
+
+
+@register_builder("Assign")
+def _assign(node, inputs, name, control_inputs=()):
+    ref = _ref(node, inputs[0])
+    with control_dependencies(control_inputs):
+        op = variables.assign(ref, inputs[1], name=name)
+    if ref.initializer is None and name == f"{ref.op.name}/Assign":
+        ref.initializer = op.op  # TF's convention: `W/Assign` initialises `W`
+    return op
+
+
+@register_builder("AssignAdd", "AssignSub")
+def _assign_update(node, inputs, name, control_inputs=()):
+    update = variables.assign_add if node.op == "AssignAdd" else variables.assign_sub
+    with control_dependencies(control_inputs):
+        return update(_ref(node, inputs[0]), inputs[1], name=name)
+
+
+def _kernel(node, inputs, name, control_inputs, slots: int, step):
+    """An op that reads variable `inputs[0]` and `slots` slot variables, computes
+    `step(var, *slot_values, *other_inputs) -> (new_var, *new_slots)` and writes them."""
+    refs = [_ref(node, t) for t in inputs[: 1 + slots]]
+
+    def compute(ev, *xs):
+        new = step(*[ev.read(r) for r in refs], *xs)
+        for ref, value in zip(refs, new, strict=True):
+            ev.write(ref, value.astype(ref.dtype))
+        return new[0]
+
+    return make_op(
+        node.op,
+        compute,
+        inputs[1 + slots :],
+        name,
+        shape=refs[0].shape,
+        dtype=refs[0].dtype,
+        captures=refs,
+        writes=refs,
+        control_inputs=list(control_inputs),
+    )
+
+
+def _no_nesterov(node) -> None:
+    if node.attr("use_nesterov", False):
+        raise UnimplementedError(f"node '{node.name}' ({node.op}): use_nesterov is not supported")
+
+
+@register_builder("ApplyGradientDescent")
+def _apply_gradient_descent(node, inputs, name, control_inputs=()):
+    return _kernel(node, inputs, name, control_inputs, 0, lambda w, lr, d: (w - d * lr,))
+
+
+@register_builder("ApplyMomentum")
+def _apply_momentum(node, inputs, name, control_inputs=()):
+    nesterov = node.attr("use_nesterov", False)
+
+    def step(w, accum, lr, g, momentum):
+        accum = accum * momentum + g
+        if nesterov:
+            return w - (g * lr + accum * momentum * lr), accum
+        return w - accum * lr, accum
+
+    return _kernel(node, inputs, name, control_inputs, 1, step)
+
+
+@register_builder("ApplyAdagrad")
+def _apply_adagrad(node, inputs, name, control_inputs=()):
+    def step(w, accum, lr, g):
+        accum = accum + g * g
+        return w - g * lr * jax.lax.rsqrt(accum), accum
+
+    return _kernel(node, inputs, name, control_inputs, 1, step)
+
+
+@register_builder("ApplyAdam")
+def _apply_adam(node, inputs, name, control_inputs=()):
+    _no_nesterov(node)
+
+    def step(w, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, g):
+        state = AdamSlots(beta1_power, beta2_power, m, v)
+        update, new = apply_adam(lr, beta1, beta2, epsilon).update(g, state)
+        return w + update, new.m, new.v
+
+    return _kernel(node, inputs, name, control_inputs, 2, step)
