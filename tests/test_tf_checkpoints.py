@@ -315,7 +315,7 @@ def test_jaxcourse_checkpoint_loads_in_tensorflow(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "inputs", "train_op"),
-    [("cnn", "input/", "Adam"), ("softmax", "", "Momentum")],
+    [("cnn", "input/", "Adam"), ("softmax", "", "Momentum"), ("softmax_resource", "", "Momentum")],
 )
 def test_meta_graph_made_by_tf_trains_like_tf(name, inputs, train_op):
     saver = tf.train.import_meta_graph(str(FIXTURES / name / "model.ckpt-3.meta"))

@@ -1,11 +1,12 @@
-"""Variables and what writes them in a TF1 training graph (a `.meta` file's graph): `VariableV2`,
-`Assign*` and the `Apply*` optimizer kernels.
+"""Variables and what writes them in a TF1 training graph (a `.meta` file's graph): `VariableV2`
+and `Assign*`, resource variables (`VarHandleOp`, `ReadVariableOp`, `AssignVariableOp`, ...) and
+the (`Resource`)`Apply*` optimizer kernels.
 
-These nodes build shim ops themselves (builders): a `VariableV2` becomes a `tf.Variable` of the
-session, initialised by its `name/Assign` node; `Assign`/`Apply*` ops write variables like the
-shim's own optimizers do (reads in a run see the values from before it, as TF's training graphs
-are built to). The `Apply*` kernels follow tensorflow/core/kernels/training_ops.cc; `ApplyAdam`
-is `optimizers.apply_adam`.
+These nodes build shim ops themselves (builders): a `VariableV2` or `VarHandleOp` becomes a
+`tf.Variable` of the session, initialised by its `name/Assign` node; `Assign`/`Apply*` ops write
+variables like the shim's own optimizers do (reads in a run see the values from before it, as
+TF's training graphs are built to). The `Apply*` kernels follow
+tensorflow/core/kernels/training_ops.cc; `ApplyAdam` is `optimizers.apply_adam`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import numpy as np
 
 from jaxcourse.compat.v1 import variables
 from jaxcourse.compat.v1.converters import register_builder
-from jaxcourse.compat.v1.errors import UnimplementedError
-from jaxcourse.compat.v1.graph import control_dependencies, make_op
+from jaxcourse.compat.v1.errors import FailedPreconditionError, UnimplementedError
+from jaxcourse.compat.v1.graph import control_dependencies, make_host_op, make_op
 from jaxcourse.compat.v1.optimizers import AdamSlots, apply_adam
 
 
-@register_builder("VariableV2", "Variable")
+@register_builder("VariableV2", "Variable", "VarHandleOp")
 def _variable(node, inputs, name, control_inputs=()):
     dtype = np.dtype(node.require("dtype"))
     shape = node.require("shape")
@@ -36,12 +37,12 @@ def _ref(node, tensor) -> variables.Variable:
     if not isinstance(tensor, variables.Variable):
         raise UnimplementedError(
             f"node '{node.name}' ({node.op}) writes {tensor.describe()}, which is not a "
-            "variable (only VariableV2 references are supported)"
+            "variable (only VariableV2 and VarHandleOp variables are supported)"
         )
     return tensor
 
 
-@register_builder("Assign")
+@register_builder("Assign", "AssignVariableOp")
 def _assign(node, inputs, name, control_inputs=()):
     ref = _ref(node, inputs[0])
     with control_dependencies(control_inputs):
@@ -51,11 +52,40 @@ def _assign(node, inputs, name, control_inputs=()):
     return op
 
 
-@register_builder("AssignAdd", "AssignSub")
+@register_builder("AssignAdd", "AssignSub", "AssignAddVariableOp", "AssignSubVariableOp")
 def _assign_update(node, inputs, name, control_inputs=()):
-    update = variables.assign_add if node.op == "AssignAdd" else variables.assign_sub
+    update = variables.assign_add if node.op.startswith("AssignAdd") else variables.assign_sub
     with control_dependencies(control_inputs):
         return update(_ref(node, inputs[0]), inputs[1], name=name)
+
+
+@register_builder("ReadVariableOp")
+def _read(node, inputs, name, control_inputs=()):
+    ref = _ref(node, inputs[0])
+    return make_op(
+        node.op,
+        lambda ev: ev.read(ref),
+        (),
+        name,
+        shape=ref.shape,
+        dtype=ref.dtype,
+        captures=[ref],
+        control_inputs=list(control_inputs),
+    )
+
+
+@register_builder("VarIsInitializedOp")
+def _is_initialized(node, inputs, name, control_inputs=()):
+    ref = _ref(node, inputs[0])
+
+    def compute(hv):
+        try:
+            hv.session.variable_value(ref)
+        except FailedPreconditionError:
+            return np.bool_(False)
+        return np.bool_(True)
+
+    return make_host_op(node.op, compute, (), name, shape=(), dtype=np.bool_)
 
 
 def _kernel(node, inputs, name, control_inputs, slots: int, step):
@@ -87,12 +117,12 @@ def _no_nesterov(node) -> None:
         raise UnimplementedError(f"node '{node.name}' ({node.op}): use_nesterov is not supported")
 
 
-@register_builder("ApplyGradientDescent")
+@register_builder("ApplyGradientDescent", "ResourceApplyGradientDescent")
 def _apply_gradient_descent(node, inputs, name, control_inputs=()):
     return _kernel(node, inputs, name, control_inputs, 0, lambda w, lr, d: (w - d * lr,))
 
 
-@register_builder("ApplyMomentum")
+@register_builder("ApplyMomentum", "ResourceApplyMomentum")
 def _apply_momentum(node, inputs, name, control_inputs=()):
     nesterov = node.attr("use_nesterov", False)
 
@@ -105,7 +135,7 @@ def _apply_momentum(node, inputs, name, control_inputs=()):
     return _kernel(node, inputs, name, control_inputs, 1, step)
 
 
-@register_builder("ApplyAdagrad")
+@register_builder("ApplyAdagrad", "ResourceApplyAdagrad")
 def _apply_adagrad(node, inputs, name, control_inputs=()):
     def step(w, accum, lr, g):
         accum = accum + g * g
@@ -114,7 +144,7 @@ def _apply_adagrad(node, inputs, name, control_inputs=()):
     return _kernel(node, inputs, name, control_inputs, 1, step)
 
 
-@register_builder("ApplyAdam")
+@register_builder("ApplyAdam", "ResourceApplyAdam")
 def _apply_adam(node, inputs, name, control_inputs=()):
     _no_nesterov(node)
 
