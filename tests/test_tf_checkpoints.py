@@ -357,3 +357,55 @@ def test_bad_meta_graph_files(tmp_path):
     broken.write_bytes((CNN.parent / "model.ckpt-3.meta").read_bytes()[:5000])
     with pytest.raises(tf.errors.DataLossError, match="broken.meta"):
         tf.train.import_meta_graph(str(broken))
+
+
+def _gradient_op(op: str, **attrs):
+    """The converter of a gradient op, for a node with `attrs` (TF's defaults filled in)."""
+    from jaxcourse.compat.v1 import converters
+    from jaxcourse.compat.v1.graph_def import AttrValue, Node, NodeDef, fill_default_attrs
+
+    proto = NodeDef(name=op.lower(), op=op)
+    for key, value in attrs.items():
+        if isinstance(value, list):
+            proto.attr[key].CopyFrom(AttrValue(list=AttrValue.ListValue(i=value)))
+        else:
+            proto.attr[key].CopyFrom(AttrValue(s=value.encode()))
+    fill_default_attrs(proto)
+    return converters.converter_for(op, proto.name)(Node(proto))
+
+
+def test_gradient_ops_against_their_formulas():
+    rng = np.random.default_rng(0)
+    x, g = rng.normal(size=(2, 2, 4, 4, 3)).astype(np.float32)
+    close = lambda got, want: np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)  # noqa: E731
+    close(_gradient_op("ReluGrad")(g, x), np.where(x > 0, g, 0))
+    close(_gradient_op("Relu6Grad")(g, 4 * x), np.where((4 * x > 0) & (4 * x < 6), g, 0))
+    close(_gradient_op("TanhGrad")(np.tanh(x), g), g * (1 - np.tanh(x) ** 2))
+    s = 1 / (1 + np.exp(-x))
+    close(_gradient_op("SigmoidGrad")(s, g), g * s * (1 - s))
+    close(_gradient_op("BiasAddGrad")(g), g.sum(axis=(0, 1, 2)))
+    pool = {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"}
+    small = g[:, ::2, ::2, :]
+    close(
+        _gradient_op("AvgPoolGrad", **pool)(np.array(x.shape), small),
+        np.repeat(np.repeat(small, 2, axis=1), 2, axis=2) / 4,
+    )
+    routed = _gradient_op("MaxPoolGrad", **pool)(x, None, small)
+    windows = x.reshape(2, 2, 2, 2, 2, 3).transpose(0, 1, 3, 5, 2, 4).reshape(2, 2, 2, 3, 4)
+    winner = windows.argmax(-1)
+    expected = np.zeros_like(windows)
+    np.put_along_axis(expected, winner[..., None], small[..., None], axis=-1)
+    close(routed, expected.reshape(2, 2, 2, 3, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(x.shape))
+    logits, labels = (
+        rng.normal(size=(3, 5)).astype(np.float32),
+        np.eye(5, dtype=np.float32)[[0, 3, 1]],
+    )
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    loss, backprop = _gradient_op("SoftmaxCrossEntropyWithLogits")(logits, labels)
+    close(loss, -(labels * log_p).sum(-1))
+    close(backprop, np.exp(log_p) - labels)
+    loss, backprop = _gradient_op("SparseSoftmaxCrossEntropyWithLogits")(
+        logits, np.array([0, 3, 1])
+    )
+    close(loss, -(labels * log_p).sum(-1))
+    close(backprop, np.exp(log_p) - labels)

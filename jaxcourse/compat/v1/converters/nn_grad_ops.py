@@ -15,26 +15,17 @@ def _vjp(forward, at, cotangent):
     return pullback(cotangent)[0]
 
 
-@register("Conv2DBackpropInput")
-def _conv_input_grad(node):
+def _sizes(shape) -> tuple[int, ...]:
+    return tuple(int(d) for d in shape)
+
+
+@register("Conv2DBackpropInput", "Conv2DBackpropFilter")
+def _conv_grad(node):
+    """(input_sizes, filter, grad) -> d input; (input, filter_sizes, grad) -> d filter."""
     conv = nn_ops._conv(node, False)
-
-    def compute(input_sizes, kernel, grad):
-        x = jnp.zeros(tuple(int(d) for d in input_sizes), grad.dtype)
-        return _vjp(lambda x: conv(x, kernel), x, grad)
-
-    return compute
-
-
-@register("Conv2DBackpropFilter")
-def _conv_filter_grad(node):
-    conv = nn_ops._conv(node, False)
-
-    def compute(x, filter_sizes, grad):
-        kernel = jnp.zeros(tuple(int(d) for d in filter_sizes), grad.dtype)
-        return _vjp(lambda k: conv(x, k), kernel, grad)
-
-    return compute
+    if node.op == "Conv2DBackpropInput":
+        return lambda sizes, k, g: _vjp(lambda x: conv(x, k), jnp.zeros(_sizes(sizes), g.dtype), g)
+    return lambda x, sizes, g: _vjp(lambda k: conv(x, k), jnp.zeros(_sizes(sizes), g.dtype), g)
 
 
 @register("MaxPoolGrad", "AvgPoolGrad")
@@ -42,7 +33,7 @@ def _pool_grad(node):
     average = node.op == "AvgPoolGrad"
     pool = nn_ops._pool(node, average)
     if average:  # AvgPoolGrad(orig_input_shape, grad)
-        return lambda shape, grad: _vjp(pool, jnp.zeros(tuple(int(d) for d in shape)), grad)
+        return lambda shape, grad: _vjp(pool, jnp.zeros(_sizes(shape), grad.dtype), grad)
     return lambda x, _output, grad: _vjp(pool, x, grad)
 
 
