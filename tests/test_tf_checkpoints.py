@@ -16,11 +16,14 @@ import pytest
 
 import jaxcourse.compat.v1 as tf
 from jaxcourse.compat.v1 import sstable, tensor_bundle
+from jaxcourse.compat.v1.graph_def import shape_proto
+from jaxcourse.compat.v1.importer import import_graph_def
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tf_checkpoints"
 sys.path.insert(0, str(FIXTURES))
 import models  # noqa: E402
 
+W0, SCALE = np.array([1.0, -2.0, 0.5]), np.array([1.0, 0.5, 2.0])
 CNN = FIXTURES / "cnn" / "model.ckpt-3"
 SOFTMAX = FIXTURES / "softmax" / "model.ckpt-3"
 DTYPES = FIXTURES / "dtypes"
@@ -409,3 +412,68 @@ def test_gradient_ops_against_their_formulas():
     )
     close(loss, -(labels * log_p).sum(-1))
     close(backprop, np.exp(log_p) - labels)
+
+
+def _grad(w):
+    return 2 * SCALE * w
+
+
+def _apply_graph(op: str, slot: float | None, *scalars: float, **bools):
+    """A GraphDef: variable w = W0 (and slot s), `op`(w, [s], *scalars, grad G, **bools)."""
+    from jaxcourse.compat.v1.graph_def import AttrValue, GraphDef, dtype_enum, make_tensor_proto
+
+    graph_def, f32 = GraphDef(), AttrValue(type=dtype_enum(np.float32))
+
+    def node(name, kind, inputs=(), **attrs):
+        n = graph_def.node.add(name=name, op=kind, input=list(inputs))
+        for key, value in attrs.items():
+            n.attr[key].CopyFrom(value)
+
+    def const(name, value):
+        node(
+            name,
+            "Const",
+            dtype=f32,
+            value=AttrValue(tensor=make_tensor_proto(np.asarray(value, np.float32))),
+        )
+
+    for name, value in [("w", W0), ("s", None if slot is None else np.full(3, slot))]:
+        if value is not None:
+            node(name, "VariableV2", dtype=f32, shape=AttrValue(shape=shape_proto([3])))
+            const(f"{name}/init", value)
+            node(f"{name}/Assign", "Assign", [name, f"{name}/init"], T=f32)
+    names = [f"c{i}" for i in range(len(scalars))]
+    for name, value in zip(names, scalars, strict=True):
+        const(name, value)
+    const("grad", _grad(W0))
+    refs = ["w"] + ([] if slot is None else ["s"])
+    inputs = (
+        refs + names[:1] + ["grad"] + names[1:]
+        if op != "ApplyGradientDescent"
+        else ["w", "c0", "grad"]
+    )
+    node("step", op, inputs, T=f32, **{k: AttrValue(b=v) for k, v in bools.items()})
+    return graph_def
+
+
+@pytest.mark.parametrize(
+    ("op", "slot", "scalars", "bools", "expected"),
+    [
+        ("ApplyGradientDescent", None, (0.1,), {}, W0 - 0.1 * _grad(W0)),
+        ("ApplyAdagrad", 0.1, (0.1,), {}, W0 - 0.1 * _grad(W0) / np.sqrt(0.1 + _grad(W0) ** 2)),
+        (
+            "ApplyMomentum",
+            0.5,
+            (0.1, 0.9),
+            {"use_nesterov": True},
+            W0 - 0.1 * (_grad(W0) + 0.9 * (0.9 * 0.5 + _grad(W0))),
+        ),
+    ],
+)
+def test_apply_kernels_of_imported_graphs(op, slot, scalars, bools, expected):
+    import_graph_def(_apply_graph(op, slot, *scalars, **bools), name="")
+    graph = tf.get_default_graph()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(graph.get_operation_by_name("step"))
+        np.testing.assert_allclose(sess.run("w:0"), expected, rtol=1e-6)
