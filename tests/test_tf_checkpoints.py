@@ -447,11 +447,7 @@ def _apply_graph(op: str, slot: float | None, *scalars: float, **bools):
         const(name, value)
     const("grad", _grad(W0))
     refs = ["w"] + ([] if slot is None else ["s"])
-    inputs = (
-        refs + names[:1] + ["grad"] + names[1:]
-        if op != "ApplyGradientDescent"
-        else ["w", "c0", "grad"]
-    )
+    inputs = refs + names[:1] + ["grad"] + names[1:]  # TF's order: var, slots, lr, grad, ...
     node("step", op, inputs, T=f32, **{k: AttrValue(b=v) for k, v in bools.items()})
     return graph_def
 
