@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jaxcourse.compat.v1.namespace import module_getattr
 from jaxcourse.errors import JaxcourseError
 
 
@@ -31,3 +32,6 @@ class UnimplementedError(OpError):
 
 class OutOfRangeError(OpError):
     """An input (an iterator, a queue) is exhausted."""
+
+
+__getattr__ = module_getattr("tf.errors", globals())

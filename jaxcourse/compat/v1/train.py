@@ -13,6 +13,7 @@ from jaxcourse.compat.v1.checkpoint_utils import (
     load_variable,
 )
 from jaxcourse.compat.v1.meta_graph import import_meta_graph
+from jaxcourse.compat.v1.namespace import module_getattr
 from jaxcourse.compat.v1.optimizers import (
     AdadeltaOptimizer,
     AdagradOptimizer,
@@ -49,3 +50,6 @@ __all__ = [
     "load_variable",
     "update_checkpoint_state",
 ]
+
+
+__getattr__ = module_getattr("tf.train", globals())
