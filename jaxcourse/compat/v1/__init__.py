@@ -163,3 +163,9 @@ def get_collection(key: str, scope: str | None = None) -> list:
 
 def add_to_collection(name: str, value) -> None:
     get_default_graph().add_to_collection(name, value)
+
+
+# -- h18graph: GraphDefs and TF1 graphs as pure JAX functions ---------------------------------
+from jaxcourse.compat.v1.graph_def import GraphDef  # noqa: E402
+from jaxcourse.compat.v1.importer import import_graph_def  # noqa: E402
+from jaxcourse.compat.v1.to_jax import to_jax  # noqa: E402

@@ -6,10 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.converters import (
     array_module,
     is_static,
     register,
+    register_builder,
     static,
     static_ints,
 )
@@ -22,6 +24,11 @@ def _const(node):
     if value.dtype.kind != "O":
         value = value.astype(jax.dtypes.canonicalize_dtype(value.dtype))
     return lambda: value
+
+
+@register_builder("Placeholder")
+def _placeholder(node, inputs, name):
+    return ops.placeholder(node.require("dtype"), node.attr("shape"), name=name)
 
 
 @register("Identity", "StopGradient", "Snapshot", "PreventGradient", "PlaceholderWithDefault")
@@ -167,9 +174,11 @@ def _ones_like(node):
 @register("Range")
 def _range(node):
     def compute(start, limit, delta):
-        xp = array_module(start, limit, delta)
-        dtype = np.result_type(start, limit, delta)
-        return xp.arange(start, limit, delta).astype(dtype)
+        start, limit, delta = (
+            static(node, v, what)
+            for v, what in ((start, "start"), (limit, "limit"), (delta, "delta"))
+        )
+        return np.arange(start, limit, delta).astype(np.result_type(start, limit, delta))
 
     return compute
 

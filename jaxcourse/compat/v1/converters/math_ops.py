@@ -223,13 +223,17 @@ def _batch_matmul(node):
 @register("RandomUniform", random=True)
 def _random_uniform(node):
     dtype = jax.dtypes.canonicalize_dtype(node.require("dtype"))
-    return lambda key, shape: jax.random.uniform(key, tuple(static_ints(node, shape, "shape")), dtype)
+    return lambda key, shape: jax.random.uniform(
+        key, tuple(static_ints(node, shape, "shape")), dtype
+    )
 
 
 @register("RandomStandardNormal", random=True)
 def _random_normal(node):
     dtype = jax.dtypes.canonicalize_dtype(node.require("dtype"))
-    return lambda key, shape: jax.random.normal(key, tuple(static_ints(node, shape, "shape")), dtype)
+    return lambda key, shape: jax.random.normal(
+        key, tuple(static_ints(node, shape, "shape")), dtype
+    )
 
 
 @register("TruncatedNormal", random=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcourse.compat.v1.converters import register
 from jaxcourse.compat.v1.errors import InvalidArgumentError
@@ -98,6 +99,16 @@ register("Conv2D")(lambda node: _conv(node, False))
 register("DepthwiseConv2dNative")(lambda node: _conv(node, True))
 
 
+def _window_counts(size: int, window: int, stride: int, padding: str) -> np.ndarray:
+    """How many of a padded window's positions lie inside the input, per output position."""
+    if padding == "VALID":
+        return np.full((size - window) // stride + 1, window)
+    out = -(-size // stride)
+    before = max((out - 1) * stride + window - size, 0) // 2
+    starts = np.arange(out) * stride - before
+    return np.minimum(starts + window, size) - np.maximum(starts, 0)
+
+
 def _pool(node, average: bool):
     layout = _layout(node)
     ksize, strides = node.require("ksize"), node.require("strides")
@@ -106,17 +117,19 @@ def _pool(node, average: bool):
         raise InvalidArgumentError(
             f"op '{node.name}' ({node.op}): padding '{padding}' is not supported"
         )
+    window, step = tuple(ksize), tuple(strides)
 
     def compute(x):
-        window, step = tuple(ksize), tuple(strides)
-        if average:
-            total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, step, padding)
-            if padding == "VALID":
-                return total / (window[1] * window[2] if layout == "NHWC" else window[2] * window[3])
-            # SAME: TF divides by the number of elements inside the image, not the window
-            count = jax.lax.reduce_window(jnp.ones_like(x), 0.0, jax.lax.add, window, step, padding)
-            return total / count
-        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, step, padding)
+        if not average:
+            return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, step, padding)
+        total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, step, padding)
+        # TF divides by the number of window positions inside the input (SAME: fewer at edges)
+        h, w = (1, 2) if layout == "NHWC" else (2, 3)
+        counts = np.outer(
+            _window_counts(x.shape[h], window[h], step[h], padding),
+            _window_counts(x.shape[w], window[w], step[w], padding),
+        ).astype(np.float32)
+        return total / (counts[:, :, None] if layout == "NHWC" else counts)
 
     return compute
 
@@ -160,7 +173,7 @@ def _fused_batch_norm(node):
         inv = jax.lax.rsqrt(use_var + epsilon) * scale
         y = (xf - use_mean.reshape(shape)) * inv.reshape(shape) + offset.reshape(shape)
         outs = (y.astype(x.dtype), new_mean, new_var, use_mean, use_var)
-        return outs + (jnp.zeros((0,), jnp.float32),) if node.op == "FusedBatchNormV3" else outs
+        return outs + (np.zeros((0,), np.float32),) if node.op == "FusedBatchNormV3" else outs
 
     return compute
 
