@@ -54,6 +54,7 @@ def test_to_jax_equals_session_and_passes_grad_check():
     np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-6)
     np.testing.assert_allclose(got["prediction"], want["prediction"], rtol=1e-6)
 
+    @jax.jit
     def loss_fn(v):
         return f(v, xv, yv)["loss"]
 

@@ -191,7 +191,12 @@ class _Importer:
         else:
             compute = lambda ev, *xs: fn(*xs)  # noqa: E731
         if options["outputs"] and "infer_shape" not in options and node.op != "Const":
-            options.update(self.inferred(node, compute, inputs, full, options["outputs"]))
+            rule = converters.SHAPE_RULES.get(node.op)
+            known = rule(node, inputs) if rule is not None else None
+            if known is not None:
+                options.update(shape=known[0], dtype=known[1], infer_shape=False)
+            else:
+                options.update(self.inferred(node, compute, inputs, full, options["outputs"]))
         return make_op(node.op, compute, inputs, full, **options)
 
     def inferred(self, node: Node, compute, inputs, full: str, count: int) -> dict:

@@ -27,6 +27,7 @@ HOST_OPS: set[str] = set()
 RANDOM_OPS: set[str] = set()
 OUTPUTS: dict[str, int | Callable] = {}
 SIGNATURES: dict[str, Callable] = {}
+SHAPE_RULES: dict[str, Callable] = {}
 
 
 def register(
@@ -35,6 +36,7 @@ def register(
     signature=None,
     host: bool = False,
     random: bool = False,
+    shape: Callable | None = None,
 ):
     """Decorator: `fn(node) -> compute(*inputs)` converts nodes of `op_types`.
 
@@ -43,7 +45,8 @@ def register(
     declares the outputs instead of inferring them by tracing `compute`. `host=True`: the op
     runs in NumPy on the host before the compiled part of a run (it decodes fed bytes, say);
     it needs a signature. `random=True`: `compute(key, *inputs)` gets a random key, fresh
-    for every op and every run.
+    for every op and every run. `shape(node, inputs) -> (shape, dtype) | None` gives the
+    output's shape from the input tensors without tracing (see `shapes`).
     """
 
     def decorate(fn):
@@ -56,6 +59,8 @@ def register(
                 HOST_OPS.add(op_type)
             if random:
                 RANDOM_OPS.add(op_type)
+            if shape is not None:
+                SHAPE_RULES[op_type] = shape
         return fn
 
     return decorate

@@ -12,6 +12,7 @@ from jaxcourse.compat.v1.converters import (
     is_static,
     register,
     register_builder,
+    shapes,
     static,
     static_ints,
 )
@@ -31,7 +32,14 @@ def _placeholder(node, inputs, name):
     return ops.placeholder(node.require("dtype"), node.attr("shape"), name=name)
 
 
-@register("Identity", "StopGradient", "Snapshot", "PreventGradient", "PlaceholderWithDefault")
+@register(
+    "Identity",
+    "StopGradient",
+    "Snapshot",
+    "PreventGradient",
+    "PlaceholderWithDefault",
+    shape=shapes.same_as_input,
+)
 def _identity(node):
     return lambda x: x
 
@@ -46,7 +54,7 @@ def _no_op(node):
     return lambda *xs: None
 
 
-@register("CheckNumerics")
+@register("CheckNumerics", shape=shapes.same_as_input)
 def _check_numerics(node):
     """TF raises InvalidArgumentError on NaN or Inf; here the run raises it, after the fact."""
     message = node.attr("message", "")
@@ -187,7 +195,7 @@ def _range(node):
 # joining and splitting
 
 
-@register("ConcatV2")
+@register("ConcatV2", shape=shapes.concat_v2)
 def _concat_v2(node):
     def compute(*args):
         *values, axis = args

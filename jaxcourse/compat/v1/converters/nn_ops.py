@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcourse.compat.v1.converters import register
+from jaxcourse.compat.v1.converters import register, shapes
 from jaxcourse.compat.v1.errors import InvalidArgumentError
 
 _ACTIVATIONS = {
@@ -24,10 +24,10 @@ _ACTIVATIONS = {
 }
 
 for _op, _fn in _ACTIVATIONS.items():
-    register(_op)(lambda node, fn=_fn: fn)
+    register(_op, shape=shapes.same_as_input)(lambda node, fn=_fn: fn)
 
 
-@register("LeakyRelu")
+@register("LeakyRelu", shape=shapes.same_as_input)
 def _leaky_relu(node):
     alpha = node.attr("alpha", 0.2)
     return lambda x: jax.nn.leaky_relu(x, alpha)
@@ -57,7 +57,7 @@ def _padding(node, layout: str):
     return list(_spatial(pairs, layout))
 
 
-@register("BiasAdd", "BiasAddV1")
+@register("BiasAdd", "BiasAddV1", shape=shapes.same_as_input)
 def _bias_add(node):
     layout = _layout(node)
 
@@ -95,8 +95,8 @@ def _conv(node, groups_from_input: bool):
     return compute
 
 
-register("Conv2D")(lambda node: _conv(node, False))
-register("DepthwiseConv2dNative")(lambda node: _conv(node, True))
+register("Conv2D", shape=shapes.windowed)(lambda node: _conv(node, False))
+register("DepthwiseConv2dNative", shape=shapes.windowed)(lambda node: _conv(node, True))
 
 
 def _window_counts(size: int, window: int, stride: int, padding: str) -> np.ndarray:
@@ -134,8 +134,8 @@ def _pool(node, average: bool):
     return compute
 
 
-register("MaxPool")(lambda node: _pool(node, False))
-register("AvgPool")(lambda node: _pool(node, True))
+register("MaxPool", shape=shapes.windowed)(lambda node: _pool(node, False))
+register("AvgPool", shape=shapes.windowed)(lambda node: _pool(node, True))
 
 
 def _channel_shape(layout: str, ndim: int) -> tuple:
@@ -178,7 +178,7 @@ def _fused_batch_norm(node):
     return compute
 
 
-@register("BatchNormWithGlobalNormalization")
+@register("BatchNormWithGlobalNormalization", shape=shapes.same_as_input)
 def _batch_norm_global(node):
     """Inception-v3's batch norm: inputs t, mean, variance, beta, gamma (last axis)."""
     epsilon = node.require("variance_epsilon")
@@ -193,7 +193,7 @@ def _batch_norm_global(node):
     return compute
 
 
-@register("LRN")
+@register("LRN", shape=shapes.same_as_input)
 def _lrn(node):
     radius = node.attr("depth_radius", 5)
     bias, alpha, beta = node.attr("bias", 1.0), node.attr("alpha", 1.0), node.attr("beta", 0.5)
