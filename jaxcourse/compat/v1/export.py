@@ -52,14 +52,14 @@ def trace_graph(graph: Graph, fetches=None):
     ]
     consumed = {t.op.id for op in order for t in op.inputs + op.captures}
     sinks = [op for op in order if op.outputs and op.id not in consumed]
-    base_key = jax.random.key(graph.seed or 0)
+    seed = graph.seed or 0
 
     def graph_fn(var_values, fed_values, counter):
         fed = {t.ref: v for t, v in zip(placeholders, fed_values, strict=True)}
         ev = Evaluation(
             dict(zip([v.op.name for v in variables], var_values, strict=True)),
             fed,
-            base_key,
+            jax.random.key(seed),
             counter,
             stop=sources,
         )

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
+from jaxcourse.compat.v1.namespace import module_getattr
 
 
 def relu(features, name=None) -> Tensor:
@@ -214,3 +215,6 @@ def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
     return _pool(
         "AvgPool", jax.lax.add, lambda d: jnp.zeros((), d), value, ksize, strides, padding, name
     )
+
+
+__getattr__ = module_getattr("tf.nn", globals())

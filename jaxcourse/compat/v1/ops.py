@@ -440,6 +440,58 @@ def sigmoid(x, name=None):
     return _unary("Sigmoid", jax.nn.sigmoid, x, name)
 
 
+def floor(x, name=None):
+    return _unary("Floor", jnp.floor, x, name)
+
+
+def ceil(x, name=None):
+    return _unary("Ceil", jnp.ceil, x, name)
+
+
+def round(x, name=None):  # noqa: A001  (TF's name; rounds half to even, as TF)
+    return _unary("Round", jnp.round, x, name)
+
+
+def sin(x, name=None):
+    return _unary("Sin", jnp.sin, x, name)
+
+
+def cos(x, name=None):
+    return _unary("Cos", jnp.cos, x, name)
+
+
+def tan(x, name=None):
+    return _unary("Tan", jnp.tan, x, name)
+
+
+def log1p(x, name=None):
+    return _unary("Log1p", jnp.log1p, x, name)
+
+
+def expm1(x, name=None):
+    return _unary("Expm1", jnp.expm1, x, name)
+
+
+def reciprocal(x, name=None):
+    return _unary("Reciprocal", jnp.reciprocal, x, name)
+
+
+def is_nan(x, name=None):
+    return _unary("IsNan", jnp.isnan, x, name, dtype=np.dtype(bool))
+
+
+def is_inf(x, name=None):
+    return _unary("IsInf", jnp.isinf, x, name, dtype=np.dtype(bool))
+
+
+def is_finite(x, name=None):
+    return _unary("IsFinite", jnp.isfinite, x, name, dtype=np.dtype(bool))
+
+
+def stop_gradient(input, name=None):  # noqa: A002
+    return _unary("StopGradient", jax.lax.stop_gradient, input, name)
+
+
 def identity(x, name=None):
     return _unary("Identity", lambda a: a, x, name)
 
@@ -503,6 +555,20 @@ reduce_min = _reduction("Min", jnp.min)
 reduce_prod = _reduction("Prod", jnp.prod)
 reduce_any = _reduction("Any", jnp.any)
 reduce_all = _reduction("All", jnp.all)
+reduce_logsumexp = _reduction("ReduceLogSumExp", jax.scipy.special.logsumexp)
+
+
+def count_nonzero(
+    input_tensor, axis=None, keepdims=None, dtype=dtypes.int64, name=None, reduction_indices=None
+):  # noqa: A002
+    ax = _axis(axis, reduction_indices, "count_nonzero")
+    out = jax.dtypes.canonicalize_dtype(dtypes.as_dtype(dtype))
+    return _unary(
+        "count_nonzero",
+        lambda a: jnp.sum(a != 0, axis=ax, keepdims=bool(keepdims)).astype(out),
+        input_tensor,
+        name,
+    )
 
 
 def argmax(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):  # noqa: A002

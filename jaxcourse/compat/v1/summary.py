@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from jaxcourse.compat.v1.graph import Graph, Tensor, convert_to_tensor, get_default_graph, make_op
+from jaxcourse.compat.v1.namespace import module_getattr
 
 SUMMARIES = "summaries"
 
@@ -131,3 +132,6 @@ class FileWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+__getattr__ = module_getattr("tf.summary", globals())
