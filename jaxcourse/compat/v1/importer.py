@@ -9,20 +9,24 @@ with one message naming it, the node and the supported types.
 
 from __future__ import annotations
 
-from jaxcourse.compat.v1 import converters, ops
+import jax
+import numpy as np
+
+from jaxcourse.compat.v1 import converters
 from jaxcourse.compat.v1.converters import control_flow
-from jaxcourse.compat.v1.errors import NotFoundError
+from jaxcourse.compat.v1.errors import InvalidArgumentError, NotFoundError
 from jaxcourse.compat.v1.graph import (
     Graph,
     Operation,
     Tensor,
     get_default_graph,
+    infer,
     make_host_op,
     make_op,
 )
 from jaxcourse.compat.v1.graph_def import GraphDef, Node, NodeDef, fill_default_attrs, parse_input
 
-STATIC_CONST_LIMIT = 1024  # elements: larger Consts are not folded into shapes at build time
+STATIC_CONST_LIMIT = 1024  # elements: larger integer Consts are not static values
 
 
 def _as_graph_def(graph_def) -> GraphDef:
@@ -36,6 +40,15 @@ def _as_graph_def(graph_def) -> GraphDef:
         f"import_graph_def expects a GraphDef, got {type(graph_def).__name__}; parse a .pb "
         "file with graph_def = tf.GraphDef(); graph_def.ParseFromString(data)"
     )
+
+
+def _output_dtype(node: Node, inputs: list[Tensor]):
+    """The dtype a node's attributes give its outputs (else its first input's)."""
+    for key in ("dtype", "DstT", "out_type", "output_type", "T"):
+        value = node.attr(key)
+        if value is not None and not isinstance(value, list):
+            return value
+    return inputs[0].dtype if inputs else np.dtype("float32")
 
 
 def _tensor_key(name: str) -> str:
@@ -68,13 +81,8 @@ class _Importer:
 
     # -- checks and order ---------------------------------------------------------------------
     def check_op_types(self) -> None:
-        converters._load()  # h18ckpt: builders register themselves too
         for node in self.nodes.values():
-            if (
-                node.op not in converters.CONTROL_FLOW_OPS
-                and node.op not in converters.BUILDERS
-                and node.op != "Placeholder"
-            ):
+            if node.op not in converters.CONTROL_FLOW_OPS:
                 converters.converter_for(node.op, node.name)
 
     def source(self, name: str, consumer: Node) -> str:
@@ -158,9 +166,8 @@ class _Importer:
         control = self.control(node)
         full = self.full_name(node.name)
         if node.op in converters.BUILDERS:
-            result = converters.BUILDERS[node.op](node, inputs, name=full, control_inputs=control)
-        elif node.op == "Placeholder":
-            result = ops.placeholder(node.require("dtype"), node.attr("shape"), name=full)
+            with self.graph.control_dependencies(control):  # h18ckpt: TF's train_op has some
+                result = converters.BUILDERS[node.op](node, inputs, full)
         else:
             result = self.converted(node, inputs, control, full)
         self.record(node.name, result)
@@ -175,14 +182,43 @@ class _Importer:
         if node.op == "Const":
             value = fn()
             options.update(shape=value.shape, dtype=value.dtype)
-            if value.size <= STATIC_CONST_LIMIT:
-                options["static_value"] = value
+            if value.size <= STATIC_CONST_LIMIT and value.dtype.kind in "iubO":
+                options["static_value"] = value  # shapes, axes, sizes: known while building
         if node.op in converters.HOST_OPS:
             options.pop("infer_shape", None)
             return make_host_op(node.op, lambda hv, *xs: fn(*xs), inputs, full, **options)
         if node.op in converters.RANDOM_OPS:
-            return make_op(node.op, lambda ev, *xs: fn(ev.key(), *xs), inputs, full, **options)
-        return make_op(node.op, lambda ev, *xs: fn(*xs), inputs, full, **options)
+            compute = lambda ev, *xs: fn(ev.key(), *xs)  # noqa: E731
+        else:
+            compute = lambda ev, *xs: fn(*xs)  # noqa: E731
+        if options["outputs"] and "infer_shape" not in options and node.op != "Const":
+            rule = converters.SHAPE_RULES.get(node.op)
+            known = rule(node, inputs) if rule is not None else None
+            if known is not None:
+                options.update(shape=known[0], dtype=known[1], infer_shape=False)
+            else:
+                options.update(self.inferred(node, compute, inputs, full, options["outputs"]))
+        return make_op(node.op, compute, inputs, full, **options)
+
+    def inferred(self, node: Node, compute, inputs, full: str, count: int) -> dict:
+        """Shape, dtype and static value of the node's outputs, from tracing its converter;
+        unknown shapes when a shape argument is known only once a run is traced (`tf.shape`
+        of a fed batch)."""
+        try:
+            shape, dtype, static_value = infer(compute, inputs, node.op, full)
+        except InvalidArgumentError as err:
+            cause = (converters.NotStaticError, jax.errors.ConcretizationTypeError)
+            if not isinstance(err.__context__, cause):
+                raise
+            shape = None if count == 1 else [None] * count
+            dtype, static_value = None, None
+        if dtype is None:
+            dtype = _output_dtype(node, inputs)
+            dtype = dtype if count == 1 else [dtype] * count
+        options = {"shape": shape, "dtype": dtype, "infer_shape": False}
+        if count == 1 and static_value is not None:
+            options["static_value"] = static_value
+        return options
 
     def build_frame(self, frame_name: str, members: dict[str, Node]) -> None:
         loop = control_flow.WhileFrame(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -26,6 +27,7 @@ HOST_OPS: set[str] = set()
 RANDOM_OPS: set[str] = set()
 OUTPUTS: dict[str, int | Callable] = {}
 SIGNATURES: dict[str, Callable] = {}
+SHAPE_RULES: dict[str, Callable] = {}
 
 
 def register(
@@ -34,6 +36,7 @@ def register(
     signature=None,
     host: bool = False,
     random: bool = False,
+    shape: Callable | None = None,
 ):
     """Decorator: `fn(node) -> compute(*inputs)` converts nodes of `op_types`.
 
@@ -42,7 +45,8 @@ def register(
     declares the outputs instead of inferring them by tracing `compute`. `host=True`: the op
     runs in NumPy on the host before the compiled part of a run (it decodes fed bytes, say);
     it needs a signature. `random=True`: `compute(key, *inputs)` gets a random key, fresh
-    for every op and every run.
+    for every op and every run. `shape(node, inputs) -> (shape, dtype) | None` gives the
+    output's shape from the input tensors without tracing (see `shapes`).
     """
 
     def decorate(fn):
@@ -55,6 +59,8 @@ def register(
                 HOST_OPS.add(op_type)
             if random:
                 RANDOM_OPS.add(op_type)
+            if shape is not None:
+                SHAPE_RULES[op_type] = shape
         return fn
 
     return decorate
@@ -66,7 +72,8 @@ def output_count(node) -> int:
 
 
 def register_builder(*op_types: str):
-    """Decorator: `fn(node, inputs: list[Tensor]) -> list[Tensor]` builds graph nodes itself."""
+    """Decorator: `fn(node, inputs: list[Tensor], name: str) -> Tensor | list[Tensor] |
+    Operation` builds the node's graph op itself, named `name` (the imported node's name)."""
 
     def decorate(fn):
         for op_type in op_types:
@@ -104,8 +111,12 @@ def unknown_op_error(op_type: str, node_name: str) -> InvalidArgumentError:
     )
 
 
-def converter_for(op_type: str, node_name: str) -> Callable:
+def converter_for(op_type: str, node_name: str) -> Callable | None:
+    """The converter of `op_type` (None for an op with a builder); an error naming the node if
+    there is neither."""
     _load()
+    if op_type in BUILDERS:
+        return None
     try:
         return CONVERTERS[op_type]
     except KeyError:
@@ -116,9 +127,15 @@ def converter_for(op_type: str, node_name: str) -> Callable:
 # helpers for converters
 
 
+class NotStaticError(InvalidArgumentError):
+    """An argument that must be known while tracing (a shape, an axis) depends on data."""
+
+
 def is_static(x) -> bool:
-    """True for values known while tracing (NumPy arrays and scalars)."""
-    return isinstance(x, np.ndarray | np.generic | int | float | bool)
+    """True for values known while tracing (NumPy values, concrete JAX arrays)."""
+    return isinstance(x, np.ndarray | np.generic | int | float | bool | jax.Array) and not (
+        isinstance(x, jax.core.Tracer)
+    )
 
 
 def array_module(*xs):
@@ -129,7 +146,7 @@ def array_module(*xs):
 def static(node, x, what: str) -> np.ndarray:
     """`x` as a NumPy array; an error naming the node if it depends on a fed value."""
     if not is_static(x):
-        raise InvalidArgumentError(
+        raise NotStaticError(
             f"op '{node.name}' ({node.op}): its {what} must be known when the graph is traced "
             "(a constant or computed from shapes), but it depends on a fed value or variable"
         )

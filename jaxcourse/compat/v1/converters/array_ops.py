@@ -6,10 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.converters import (
     array_module,
     is_static,
     register,
+    register_builder,
+    shapes,
     static,
     static_ints,
 )
@@ -24,7 +27,19 @@ def _const(node):
     return lambda: value
 
 
-@register("Identity", "StopGradient", "Snapshot", "PreventGradient", "PlaceholderWithDefault")
+@register_builder("Placeholder")
+def _placeholder(node, inputs, name):
+    return ops.placeholder(node.require("dtype"), node.attr("shape"), name=name)
+
+
+@register(
+    "Identity",
+    "StopGradient",
+    "Snapshot",
+    "PreventGradient",
+    "PlaceholderWithDefault",
+    shape=shapes.same_as_input,
+)
 def _identity(node):
     return lambda x: x
 
@@ -39,7 +54,7 @@ def _no_op(node):
     return lambda *xs: None
 
 
-@register("CheckNumerics")
+@register("CheckNumerics", shape=shapes.same_as_input)
 def _check_numerics(node):
     """TF raises InvalidArgumentError on NaN or Inf; here the run raises it, after the fact."""
     message = node.attr("message", "")
@@ -167,9 +182,11 @@ def _ones_like(node):
 @register("Range")
 def _range(node):
     def compute(start, limit, delta):
-        xp = array_module(start, limit, delta)
-        dtype = np.result_type(start, limit, delta)
-        return xp.arange(start, limit, delta).astype(dtype)
+        start, limit, delta = (
+            static(node, v, what)
+            for v, what in ((start, "start"), (limit, "limit"), (delta, "delta"))
+        )
+        return np.arange(start, limit, delta).astype(np.result_type(start, limit, delta))
 
     return compute
 
@@ -178,7 +195,7 @@ def _range(node):
 # joining and splitting
 
 
-@register("ConcatV2")
+@register("ConcatV2", shape=shapes.concat_v2)
 def _concat_v2(node):
     def compute(*args):
         *values, axis = args

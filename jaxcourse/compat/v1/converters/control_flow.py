@@ -118,10 +118,11 @@ class WhileFrame:
 
     def _run(self, values: dict, order: list[Node]) -> None:
         for node in order:
-            args = [values[parse_input(i)] for i in node.inputs]
             if node.op == "Switch":  # inside the loop, both branches see the merged value
-                values[(node.name, 0)] = values[(node.name, 1)] = args[0]
+                value = values[parse_input(node.inputs[0])]
+                values[(node.name, 0)] = values[(node.name, 1)] = value
                 continue
+            args = [values[parse_input(i)] for i in node.inputs]
             if node.op == "LoopCond":
                 values[(node.name, 0)] = args[0]
                 continue
@@ -168,8 +169,8 @@ class WhileFrame:
         if pending:  # TensorArrays first written in the body: their shape comes from the body
             dynamic = tuple(v for i, v in enumerate(initial) if i not in pending)
             shapes = jax.eval_shape(body_of(pending), dynamic)
-            for i, p in pending.items():
-                initial[i] = p.allocate(shapes[i].shape)
+            for i in pending:  # the body's result is the whole buffer
+                initial[i] = jnp.zeros(shapes[i].shape, shapes[i].dtype)
         initial = tuple(jnp.asarray(v) for v in initial)
         plain_body = body_of({})
 

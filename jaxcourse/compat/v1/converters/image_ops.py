@@ -43,6 +43,11 @@ def _resize_args(node):
     return align, half
 
 
+def _take(x, index: np.ndarray, axis: int):
+    """x's entries at the (in-range, NumPy) `index` along `axis`."""
+    return jnp.take(x, index, axis=axis, mode="clip")
+
+
 @register("ResizeBilinear")
 def _resize_bilinear(node):
     align, half = _resize_args(node)
@@ -60,12 +65,12 @@ def _resize_bilinear(node):
         x = images.astype(jnp.float32)
         top, bottom, y_lerp = axis_weights(out_h, x.shape[1])
         left, right, x_lerp = axis_weights(out_w, x.shape[2])
-        top_rows, bottom_rows = x[:, top], x[:, bottom]
-        x_lerp = x_lerp[None, None, :, None]
-        top_mix = top_rows[:, :, left] + (top_rows[:, :, right] - top_rows[:, :, left]) * x_lerp
-        bottom_mix = (
-            bottom_rows[:, :, left] + (bottom_rows[:, :, right] - bottom_rows[:, :, left]) * x_lerp
-        )
+
+        def mix(rows):  # TF's order: left + (right - left) * x_lerp
+            left_px, right_px = _take(rows, left, 2), _take(rows, right, 2)
+            return left_px + (right_px - left_px) * x_lerp[None, None, :, None]
+
+        top_mix, bottom_mix = mix(_take(x, top, 1)), mix(_take(x, bottom, 1))
         return top_mix + (bottom_mix - top_mix) * y_lerp[None, :, None, None]
 
     return compute
@@ -93,7 +98,7 @@ def _resize_nearest(node):
         out_h, out_w = static_ints(node, size, "size")
         rows = axis_index(out_h, images.shape[1])
         cols = axis_index(out_w, images.shape[2])
-        return images[:, rows][:, :, cols]
+        return _take(_take(images, rows, 1), cols, 2)
 
     return compute
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcourse.compat.v1.converters import array_module, register, static_ints
+from jaxcourse.compat.v1.converters import array_module, register, shapes, static_ints
 
 
 def _elementwise(name: str):
@@ -57,15 +57,29 @@ _ELEMENTWISE = {
 }
 
 
+_UNARY = {"Neg", "Abs", "Exp", "Log", "Sqrt", "Square", "Floor", "Ceil", "Round", "Sign"}
+_PREDICATES = {
+    "Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual", "LogicalAnd",
+    "LogicalOr", "LogicalNot",
+}  # fmt: skip
+
+
 def _register_elementwise() -> None:
     for op_type, name in _ELEMENTWISE.items():
-        register(op_type)(lambda node, name=name: _elementwise(name))
+        rule = (
+            shapes.comparison
+            if op_type in _PREDICATES
+            else shapes.same_as_input
+            if op_type in _UNARY
+            else shapes.broadcast
+        )
+        register(op_type, shape=rule)(lambda node, name=name: _elementwise(name))
 
 
 _register_elementwise()
 
 
-@register("RealDiv", "Div")
+@register("RealDiv", "Div", shape=shapes.broadcast)
 def _div(node):
     def compute(x, y):
         xp = array_module(x, y)
@@ -77,22 +91,22 @@ def _div(node):
     return compute
 
 
-@register("FloorDiv")
+@register("FloorDiv", shape=shapes.broadcast)
 def _floordiv(node):
     return _elementwise("floor_divide")
 
 
-@register("SquaredDifference")
+@register("SquaredDifference", shape=shapes.broadcast)
 def _squared_difference(node):
     return lambda x, y: array_module(x, y).square(x - y)
 
 
-@register("Rsqrt")
+@register("Rsqrt", shape=shapes.same_as_input)
 def _rsqrt(node):
     return lambda x: jax.lax.rsqrt(x)
 
 
-@register("Reciprocal", "Inv")
+@register("Reciprocal", "Inv", shape=shapes.same_as_input)
 def _reciprocal(node):
     return lambda x: 1 / x
 
@@ -125,7 +139,7 @@ def _select_v2(node):
     return lambda cond, x, y: array_module(cond, x, y).where(cond, x, y)
 
 
-@register("Cast")
+@register("Cast", shape=shapes.cast)
 def _cast(node):
     dtype = node.require("DstT")
 
@@ -190,7 +204,7 @@ register("ArgMin")(_arg_reduction(jnp.argmin))
 # matrix products
 
 
-@register("MatMul")
+@register("MatMul", shape=shapes.matmul)
 def _matmul(node):
     ta, tb = node.attr("transpose_a", False), node.attr("transpose_b", False)
 
@@ -223,13 +237,17 @@ def _batch_matmul(node):
 @register("RandomUniform", random=True)
 def _random_uniform(node):
     dtype = jax.dtypes.canonicalize_dtype(node.require("dtype"))
-    return lambda key, shape: jax.random.uniform(key, tuple(static_ints(node, shape, "shape")), dtype)
+    return lambda key, shape: jax.random.uniform(
+        key, tuple(static_ints(node, shape, "shape")), dtype
+    )
 
 
 @register("RandomStandardNormal", random=True)
 def _random_normal(node):
     dtype = jax.dtypes.canonicalize_dtype(node.require("dtype"))
-    return lambda key, shape: jax.random.normal(key, tuple(static_ints(node, shape, "shape")), dtype)
+    return lambda key, shape: jax.random.normal(
+        key, tuple(static_ints(node, shape, "shape")), dtype
+    )
 
 
 @register("TruncatedNormal", random=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jaxcourse.compat.v1.converters import register
+from jaxcourse.compat.v1.converters import register, shapes
 from jaxcourse.compat.v1.errors import InvalidArgumentError
 
 _ACTIVATIONS = {
@@ -23,10 +24,10 @@ _ACTIVATIONS = {
 }
 
 for _op, _fn in _ACTIVATIONS.items():
-    register(_op)(lambda node, fn=_fn: fn)
+    register(_op, shape=shapes.same_as_input)(lambda node, fn=_fn: fn)
 
 
-@register("LeakyRelu")
+@register("LeakyRelu", shape=shapes.same_as_input)
 def _leaky_relu(node):
     alpha = node.attr("alpha", 0.2)
     return lambda x: jax.nn.leaky_relu(x, alpha)
@@ -56,7 +57,7 @@ def _padding(node, layout: str):
     return list(_spatial(pairs, layout))
 
 
-@register("BiasAdd", "BiasAddV1")
+@register("BiasAdd", "BiasAddV1", shape=shapes.same_as_input)
 def _bias_add(node):
     layout = _layout(node)
 
@@ -94,8 +95,18 @@ def _conv(node, groups_from_input: bool):
     return compute
 
 
-register("Conv2D")(lambda node: _conv(node, False))
-register("DepthwiseConv2dNative")(lambda node: _conv(node, True))
+register("Conv2D", shape=shapes.windowed)(lambda node: _conv(node, False))
+register("DepthwiseConv2dNative", shape=shapes.windowed)(lambda node: _conv(node, True))
+
+
+def _window_counts(size: int, window: int, stride: int, padding: str) -> np.ndarray:
+    """How many of a padded window's positions lie inside the input, per output position."""
+    if padding == "VALID":
+        return np.full((size - window) // stride + 1, window)
+    out = -(-size // stride)
+    before = max((out - 1) * stride + window - size, 0) // 2
+    starts = np.arange(out) * stride - before
+    return np.minimum(starts + window, size) - np.maximum(starts, 0)
 
 
 def _pool(node, average: bool):
@@ -106,23 +117,25 @@ def _pool(node, average: bool):
         raise InvalidArgumentError(
             f"op '{node.name}' ({node.op}): padding '{padding}' is not supported"
         )
+    window, step = tuple(ksize), tuple(strides)
 
     def compute(x):
-        window, step = tuple(ksize), tuple(strides)
-        if average:
-            total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, step, padding)
-            if padding == "VALID":
-                return total / (window[1] * window[2] if layout == "NHWC" else window[2] * window[3])
-            # SAME: TF divides by the number of elements inside the image, not the window
-            count = jax.lax.reduce_window(jnp.ones_like(x), 0.0, jax.lax.add, window, step, padding)
-            return total / count
-        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, step, padding)
+        if not average:
+            return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, step, padding)
+        total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, step, padding)
+        # TF divides by the number of window positions inside the input (SAME: fewer at edges)
+        h, w = (1, 2) if layout == "NHWC" else (2, 3)
+        counts = np.outer(
+            _window_counts(x.shape[h], window[h], step[h], padding),
+            _window_counts(x.shape[w], window[w], step[w], padding),
+        ).astype(np.float32)
+        return total / (counts[:, :, None] if layout == "NHWC" else counts)
 
     return compute
 
 
-register("MaxPool")(lambda node: _pool(node, False))
-register("AvgPool")(lambda node: _pool(node, True))
+register("MaxPool", shape=shapes.windowed)(lambda node: _pool(node, False))
+register("AvgPool", shape=shapes.windowed)(lambda node: _pool(node, True))
 
 
 def _channel_shape(layout: str, ndim: int) -> tuple:
@@ -160,12 +173,12 @@ def _fused_batch_norm(node):
         inv = jax.lax.rsqrt(use_var + epsilon) * scale
         y = (xf - use_mean.reshape(shape)) * inv.reshape(shape) + offset.reshape(shape)
         outs = (y.astype(x.dtype), new_mean, new_var, use_mean, use_var)
-        return outs + (jnp.zeros((0,), jnp.float32),) if node.op == "FusedBatchNormV3" else outs
+        return outs + (np.zeros((0,), np.float32),) if node.op == "FusedBatchNormV3" else outs
 
     return compute
 
 
-@register("BatchNormWithGlobalNormalization")
+@register("BatchNormWithGlobalNormalization", shape=shapes.same_as_input)
 def _batch_norm_global(node):
     """Inception-v3's batch norm: inputs t, mean, variance, beta, gamma (last axis)."""
     epsilon = node.require("variance_epsilon")
@@ -180,7 +193,7 @@ def _batch_norm_global(node):
     return compute
 
 
-@register("LRN")
+@register("LRN", shape=shapes.same_as_input)
 def _lrn(node):
     radius = node.attr("depth_radius", 5)
     bias, alpha, beta = node.attr("bias", 1.0), node.attr("alpha", 1.0), node.attr("beta", 0.5)

@@ -17,12 +17,12 @@ import numpy as np
 from jaxcourse.compat.v1 import variables
 from jaxcourse.compat.v1.converters import register_builder
 from jaxcourse.compat.v1.errors import FailedPreconditionError, UnimplementedError
-from jaxcourse.compat.v1.graph import control_dependencies, make_host_op, make_op
+from jaxcourse.compat.v1.graph import make_host_op, make_op
 from jaxcourse.compat.v1.optimizers import AdamSlots, apply_adam
 
 
 @register_builder("VariableV2", "Variable", "VarHandleOp")
-def _variable(node, inputs, name, control_inputs=()):
+def _variable(node, inputs, name):
     dtype = np.dtype(node.require("dtype"))
     shape = node.require("shape")
     if shape is None or any(d is None or d < 0 for d in shape):
@@ -43,24 +43,22 @@ def _ref(node, tensor) -> variables.Variable:
 
 
 @register_builder("Assign", "AssignVariableOp")
-def _assign(node, inputs, name, control_inputs=()):
+def _assign(node, inputs, name):
     ref = _ref(node, inputs[0])
-    with control_dependencies(control_inputs):
-        op = variables.assign(ref, inputs[1], name=name)
+    op = variables.assign(ref, inputs[1], name=name)
     if ref.initializer is None and name == f"{ref.op.name}/Assign":
         ref.initializer = op.op  # TF's convention: `W/Assign` initialises `W`
     return op
 
 
 @register_builder("AssignAdd", "AssignSub", "AssignAddVariableOp", "AssignSubVariableOp")
-def _assign_update(node, inputs, name, control_inputs=()):
+def _assign_update(node, inputs, name):
     update = variables.assign_add if node.op.startswith("AssignAdd") else variables.assign_sub
-    with control_dependencies(control_inputs):
-        return update(_ref(node, inputs[0]), inputs[1], name=name)
+    return update(_ref(node, inputs[0]), inputs[1], name=name)
 
 
 @register_builder("ReadVariableOp")
-def _read(node, inputs, name, control_inputs=()):
+def _read(node, inputs, name):
     ref = _ref(node, inputs[0])
     return make_op(
         node.op,
@@ -70,12 +68,11 @@ def _read(node, inputs, name, control_inputs=()):
         shape=ref.shape,
         dtype=ref.dtype,
         captures=[ref],
-        control_inputs=list(control_inputs),
     )
 
 
 @register_builder("VarIsInitializedOp")
-def _is_initialized(node, inputs, name, control_inputs=()):
+def _is_initialized(node, inputs, name):
     ref = _ref(node, inputs[0])
 
     def compute(hv):
@@ -88,7 +85,7 @@ def _is_initialized(node, inputs, name, control_inputs=()):
     return make_host_op(node.op, compute, (), name, shape=(), dtype=np.bool_)
 
 
-def _kernel(node, inputs, name, control_inputs, slots: int, step):
+def _kernel(node, inputs, name, slots: int, step):
     """An op that reads variable `inputs[0]` and `slots` slot variables, computes
     `step(var, *slot_values, *other_inputs) -> (new_var, *new_slots)` and writes them."""
     refs = [_ref(node, t) for t in inputs[: 1 + slots]]
@@ -108,7 +105,6 @@ def _kernel(node, inputs, name, control_inputs, slots: int, step):
         dtype=refs[0].dtype,
         captures=refs,
         writes=refs,
-        control_inputs=list(control_inputs),
     )
 
 
@@ -118,12 +114,12 @@ def _no_nesterov(node) -> None:
 
 
 @register_builder("ApplyGradientDescent", "ResourceApplyGradientDescent")
-def _apply_gradient_descent(node, inputs, name, control_inputs=()):
-    return _kernel(node, inputs, name, control_inputs, 0, lambda w, lr, d: (w - d * lr,))
+def _apply_gradient_descent(node, inputs, name):
+    return _kernel(node, inputs, name, 0, lambda w, lr, d: (w - d * lr,))
 
 
 @register_builder("ApplyMomentum", "ResourceApplyMomentum")
-def _apply_momentum(node, inputs, name, control_inputs=()):
+def _apply_momentum(node, inputs, name):
     nesterov = node.attr("use_nesterov", False)
 
     def step(w, accum, lr, g, momentum):
@@ -132,20 +128,20 @@ def _apply_momentum(node, inputs, name, control_inputs=()):
             return w - (g * lr + accum * momentum * lr), accum
         return w - accum * lr, accum
 
-    return _kernel(node, inputs, name, control_inputs, 1, step)
+    return _kernel(node, inputs, name, 1, step)
 
 
 @register_builder("ApplyAdagrad", "ResourceApplyAdagrad")
-def _apply_adagrad(node, inputs, name, control_inputs=()):
+def _apply_adagrad(node, inputs, name):
     def step(w, accum, lr, g):
         accum = accum + g * g
         return w - g * lr * jax.lax.rsqrt(accum), accum
 
-    return _kernel(node, inputs, name, control_inputs, 1, step)
+    return _kernel(node, inputs, name, 1, step)
 
 
 @register_builder("ApplyAdam", "ResourceApplyAdam")
-def _apply_adam(node, inputs, name, control_inputs=()):
+def _apply_adam(node, inputs, name):
     _no_nesterov(node)
 
     def step(w, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, g):
@@ -153,4 +149,4 @@ def _apply_adam(node, inputs, name, control_inputs=()):
         update, new = apply_adam(lr, beta1, beta2, epsilon).update(g, state)
         return w + update, new.m, new.v
 
-    return _kernel(node, inputs, name, control_inputs, 2, step)
+    return _kernel(node, inputs, name, 2, step)
