@@ -21,7 +21,7 @@ from google.protobuf import text_format
 from jaxcourse.compat.v1 import tensor_bundle
 from jaxcourse.compat.v1.checkpoint_protos import CheckpointState
 from jaxcourse.compat.v1.errors import DataLossError
-from jaxcourse.rundir import write_atomic
+from jaxcourse.engine.rundir import write_atomic
 
 STATE_FILE = "checkpoint"
 

@@ -24,7 +24,7 @@ from jaxcourse.compat.v1 import sstable
 from jaxcourse.compat.v1.checkpoint_protos import BundleEntryProto, BundleHeaderProto
 from jaxcourse.compat.v1.errors import DataLossError, NotFoundError, UnimplementedError
 from jaxcourse.compat.v1.graph_def import dtype_enum, numpy_dtype
-from jaxcourse.rundir import write_atomic
+from jaxcourse.engine.rundir import write_atomic
 
 FORMAT_VERSION = 1  # TF's kTensorBundleVersion
 HEADER_KEY = b""
