@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from google.protobuf import message, text_format
+from google.protobuf import message
 
 from jaxcourse.compat.v1.checkpoint_protos import MetaGraphDef, VariableDef
 from jaxcourse.compat.v1.errors import DataLossError, NotFoundError
@@ -34,18 +34,15 @@ VARIABLE_COLLECTIONS = {
 
 
 def read_meta_graph(path) -> MetaGraphDef:
-    """The `MetaGraphDef` in `path` (binary, or text format for a `.pbtxt`)."""
+    """The `MetaGraphDef` in `path` (binary, as `Saver.save` writes it)."""
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"meta graph file {path} does not exist")
     data = path.read_bytes()
     meta = MetaGraphDef()
     try:
-        if path.suffix == ".pbtxt":
-            text_format.Parse(data.decode(), meta, allow_unknown_field=True)
-        else:
-            meta.ParseFromString(data)
-    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError) as error:
+        meta.ParseFromString(data)
+    except message.DecodeError as error:
         raise DataLossError(
             f"{path} is not a MetaGraphDef (truncated or corrupt?): {error}"
         ) from None
