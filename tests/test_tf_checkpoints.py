@@ -418,8 +418,9 @@ def _grad(w):
     return 2 * SCALE * w
 
 
-def _apply_graph(op: str, slot: float | None, *scalars: float, **bools):
-    """A GraphDef: variable w = W0 (and slot s), `op`(w, [s], *scalars, grad G, **bools)."""
+def _apply_graph(op: str, slots: list[float], *scalars: float, **bools):
+    """A GraphDef: variable w = W0 and slots s0, s1, ... (constant vectors), then
+    `op`(w, s0, ..., lr, grad G, *other scalars, **bools), TF's input order."""
     from jaxcourse.compat.v1.graph_def import AttrValue, GraphDef, dtype_enum, make_tensor_proto
 
     graph_def, f32 = GraphDef(), AttrValue(type=dtype_enum(np.float32))
@@ -430,36 +431,61 @@ def _apply_graph(op: str, slot: float | None, *scalars: float, **bools):
             n.attr[key].CopyFrom(value)
 
     def const(name, value):
-        node(
-            name,
-            "Const",
-            dtype=f32,
-            value=AttrValue(tensor=make_tensor_proto(np.asarray(value, np.float32))),
-        )
+        tensor = make_tensor_proto(np.asarray(value, np.float32))
+        node(name, "Const", dtype=f32, value=AttrValue(tensor=tensor))
 
-    for name, value in [("w", W0), ("s", None if slot is None else np.full(3, slot))]:
-        if value is not None:
-            node(name, "VariableV2", dtype=f32, shape=AttrValue(shape=shape_proto([3])))
-            const(f"{name}/init", value)
-            node(f"{name}/Assign", "Assign", [name, f"{name}/init"], T=f32)
+    refs = ["w"] + [f"s{i}" for i in range(len(slots))]
+    for name, value in zip(refs, [W0, *(np.full(3, s) for s in slots)], strict=True):
+        node(name, "VariableV2", dtype=f32, shape=AttrValue(shape=shape_proto([3])))
+        const(f"{name}/init", value)
+        node(f"{name}/Assign", "Assign", [name, f"{name}/init"], T=f32)
     names = [f"c{i}" for i in range(len(scalars))]
     for name, value in zip(names, scalars, strict=True):
         const(name, value)
     const("grad", _grad(W0))
-    refs = ["w"] + ([] if slot is None else ["s"])
-    inputs = refs + names[:1] + ["grad"] + names[1:]  # TF's order: var, slots, lr, grad, ...
+    inputs = refs + names[:1] + ["grad"] + names[1:]
+    if op in ("ApplyRMSProp", "ApplyCenteredRMSProp", "ApplyAdadelta"):  # grad comes last
+        inputs = refs + names + ["grad"]
     node("step", op, inputs, T=f32, **{k: AttrValue(b=v) for k, v in bools.items()})
     return graph_def
+
+
+def _rmsprop(ms, mom, lr, rho, momentum, eps, mg=None):
+    g = _grad(W0)
+    ms = ms + (g * g - ms) * (1 - rho)
+    denom = ms + eps if mg is None else ms - (mg + (g - mg) * (1 - rho)) ** 2 + eps
+    return W0 - (mom * momentum + lr * g / np.sqrt(denom))
+
+
+def _adadelta(accum, accum_update, lr, rho, eps):
+    g = _grad(W0)
+    accum = accum * rho + g * g * (1 - rho)
+    return W0 - lr * np.sqrt(accum_update + eps) / np.sqrt(accum + eps) * g
 
 
 @pytest.mark.parametrize(
     ("op", "slot", "scalars", "bools", "expected"),
     [
-        ("ApplyGradientDescent", None, (0.1,), {}, W0 - 0.1 * _grad(W0)),
-        ("ApplyAdagrad", 0.1, (0.1,), {}, W0 - 0.1 * _grad(W0) / np.sqrt(0.1 + _grad(W0) ** 2)),
+        ("ApplyGradientDescent", [], (0.1,), {}, W0 - 0.1 * _grad(W0)),
+        ("ApplyAdagrad", [0.1], (0.1,), {}, W0 - 0.1 * _grad(W0) / np.sqrt(0.1 + _grad(W0) ** 2)),
+        (
+            "ApplyRMSProp",
+            [1.0, 0.5],
+            (0.1, 0.9, 0.5, 1e-6),
+            {},
+            _rmsprop(1, 0.5, 0.1, 0.9, 0.5, 1e-6),
+        ),
+        (
+            "ApplyCenteredRMSProp",
+            [0.2, 1.0, 0.5],
+            (0.1, 0.9, 0.5, 1e-6),
+            {},
+            _rmsprop(1, 0.5, 0.1, 0.9, 0.5, 1e-6, mg=0.2),
+        ),
+        ("ApplyAdadelta", [0.3, 0.2], (0.1, 0.95, 1e-6), {}, _adadelta(0.3, 0.2, 0.1, 0.95, 1e-6)),
         (
             "ApplyMomentum",
-            0.5,
+            [0.5],
             (0.1, 0.9),
             {"use_nesterov": True},
             W0 - 0.1 * (_grad(W0) + 0.9 * (0.9 * 0.5 + _grad(W0))),
@@ -473,3 +499,18 @@ def test_apply_kernels_of_imported_graphs(op, slot, scalars, bools, expected):
         sess.run(tf.global_variables_initializer())
         sess.run(graph.get_operation_by_name("step"))
         np.testing.assert_allclose(sess.run("w:0"), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("key", sorted(models.OPTIMIZERS))
+def test_each_optimizers_meta_graph_steps_like_tf(key):
+    directory = FIXTURES / "optimizers" / key
+    saver = tf.train.import_meta_graph(str(directory / "model.ckpt-1.meta"))
+    after = np.load(FIXTURES / "optimizers_next.npz")
+    with tf.Session() as sess:
+        saver.restore(sess, tf.train.latest_checkpoint(str(directory)))
+        sess.run(tf.get_collection("train_op")[0])  # TF's Apply* kernel of this optimizer
+        for v in tf.global_variables():
+            np.testing.assert_allclose(
+                sess.run(v), after[f"{key}/{v.op.name}"], rtol=1e-6, err_msg=v.op.name
+            )
+    assert len(tf.global_variables()) == sum(k.startswith(f"{key}/") for k in after.files)

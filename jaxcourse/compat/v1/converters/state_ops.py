@@ -12,6 +12,7 @@ tensorflow/core/kernels/training_ops.cc; `ApplyAdam` is `optimizers.apply_adam`.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxcourse.compat.v1 import variables
@@ -148,5 +149,37 @@ def _apply_adam(node, inputs, name):
         state = AdamSlots(beta1_power, beta2_power, m, v)
         update, new = apply_adam(lr, beta1, beta2, epsilon).update(g, state)
         return w + update, new.m, new.v
+
+    return _kernel(node, inputs, name, 2, step)
+
+
+@register_builder("ApplyRMSProp", "ResourceApplyRMSProp")
+def _apply_rmsprop(node, inputs, name):
+    def step(w, ms, mom, lr, rho, momentum, epsilon, g):
+        ms = ms + (g * g - ms) * (1 - rho)
+        mom = mom * momentum + lr * g * jax.lax.rsqrt(ms + epsilon)
+        return w - mom, ms, mom
+
+    return _kernel(node, inputs, name, 2, step)
+
+
+@register_builder("ApplyCenteredRMSProp", "ResourceApplyCenteredRMSProp")
+def _apply_centered_rmsprop(node, inputs, name):
+    def step(w, mg, ms, mom, lr, rho, momentum, epsilon, g):
+        ms = ms + (g * g - ms) * (1 - rho)
+        mg = mg + (g - mg) * (1 - rho)
+        mom = mom * momentum + lr * g * jax.lax.rsqrt(ms - mg * mg + epsilon)
+        return w - mom, mg, ms, mom
+
+    return _kernel(node, inputs, name, 3, step)
+
+
+@register_builder("ApplyAdadelta", "ResourceApplyAdadelta")
+def _apply_adadelta(node, inputs, name):
+    def step(w, accum, accum_update, lr, rho, epsilon, g):
+        accum = accum * rho + g * g * (1 - rho)
+        update = jnp.sqrt(accum_update + epsilon) * jax.lax.rsqrt(accum + epsilon) * g
+        accum_update = accum_update * rho + update * update * (1 - rho)
+        return w - update * lr, accum, accum_update
 
     return _kernel(node, inputs, name, 2, step)
