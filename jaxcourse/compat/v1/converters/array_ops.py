@@ -15,6 +15,7 @@ from jaxcourse.compat.v1.converters import (
     shapes,
     static,
     static_ints,
+    static_shape,
 )
 from jaxcourse.compat.v1.errors import InvalidArgumentError
 
@@ -121,15 +122,9 @@ def _rank(node):
     return lambda x: np.asarray(np.ndim(x), np.int32)
 
 
-def _shape_arg(node, shape, what: str) -> tuple:
-    """A static shape vector as a tuple of sizes (symbolic sizes kept)."""
-    values = static(node, shape, what).reshape(-1)
-    return tuple(v if values.dtype == object else int(v) for v in values)
-
-
 @register("Reshape")
 def _reshape(node):
-    return lambda x, shape: array_module(x).reshape(x, _shape_arg(node, shape, "shape"))
+    return lambda x, shape: array_module(x).reshape(x, static_shape(node, shape, "shape"))
 
 
 @register("Squeeze")
@@ -162,7 +157,7 @@ def _transpose(node):
 @register("Fill")
 def _fill(node):
     def compute(dims, value):
-        shape = _shape_arg(node, dims, "dims")
+        shape = static_shape(node, dims, "dims")
         xp = array_module(value)
         return xp.full(shape, value, dtype=np.asarray(value).dtype if xp is np else value.dtype)
 
