@@ -76,6 +76,10 @@ def test_week8_inception_script_gives_tfs_softmax(reference):
             want = reference[f"inception_like/softmax/{path.name}"]
             np.testing.assert_allclose(predictions, want, atol=1e-5, rtol=0)
             assert predictions.argmax() == want.argmax()
+        assert sess.compile_count == len(IMAGES)  # one per decoded image size
+    # TensorBoard's Graphs dashboard: the imported ops under their TF names and scopes
+    groups = {node.name.split("/")[0] for node in sess.graph.as_graph_def(softmax_tensor).node}
+    assert {"ResizeBilinear", "conv", "mixed", "pool_3", "softmax"} <= groups
 
 
 def test_old_graph_def_gets_default_attributes_from_op_definitions():
