@@ -18,11 +18,7 @@ from jaxcourse.inference.predict import Predictor, load_image
 FIXTURES = Path(__file__).parent / "fixtures" / "graphdefs"
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
+pytestmark = pytest.mark.usefixtures("fresh_tf_graph")
 
 
 def _digits(folder: Path) -> list[Path]:

@@ -23,7 +23,7 @@ with tf.Session() as sess:
 """
 
 
-def test_docs_show_the_week8_script_verbatim_and_it_runs(tmp_path, monkeypatch):
+def test_docs_show_the_week8_script_verbatim_and_it_runs(tmp_path, monkeypatch, fresh_tf_graph):
     page = (ROOT / "docs" / "from_tensorflow.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
     assert blocks[0] == WEEK8
@@ -39,4 +39,3 @@ def test_docs_show_the_week8_script_verbatim_and_it_runs(tmp_path, monkeypatch):
             exec(blocks[0], scope)  # noqa: S102  (the documented script itself)
             want = reference[f"inception_like/softmax/{name}"]
             np.testing.assert_allclose(scope["predictions"], want, atol=1e-5, rtol=0)
-    tf.reset_default_graph()

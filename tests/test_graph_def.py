@@ -40,11 +40,7 @@ def load(name: str) -> tf.GraphDef:
     return graph_def
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
+pytestmark = pytest.mark.usefixtures("fresh_tf_graph")
 
 
 def test_every_converted_op_gives_tfs_values(reference):
