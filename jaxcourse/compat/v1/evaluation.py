@@ -73,6 +73,7 @@ class Evaluation:
         self.writes: dict[str, object] = {}
         self.stop = {op_id for op_id, _ in fed} if stop is None else stop
         self._done: set[int] = set()
+        self.use_static = True  # False: compute every op (a gradient varies a constant)
         self._base_key, self._counter = base_key, counter
         self._run_key = None
         self._current: Operation | None = None
@@ -129,7 +130,11 @@ class Evaluation:
             self._done.add(op.id)
             if op.outputs and all(t.ref in self.values for t in op.outputs):
                 continue
-            if op.outputs and all(t.static_value is not None for t in op.outputs):
+            if (
+                self.use_static
+                and op.outputs
+                and all(t.static_value is not None for t in op.outputs)
+            ):
                 self._store(op, [t.static_value for t in op.outputs])
                 continue
             if op.host:

@@ -317,7 +317,7 @@ def multiply(x, y, name=None):
 def div(x, y, name=None):
     """TF1's legacy `tf.div`: integer operands give their floored quotient."""
     x, y = _pair(x, y, "RealDiv")
-    fn = jnp.floor_divide if x.dtype.kind in "iu" else jnp.true_divide
+    fn = jnp.floor_divide if x.dtype.kind in "iu" else _divide_exactly
     return make_op("RealDiv", lambda ev, a, b: fn(a, b), [x, y], name)
 
 
@@ -330,7 +330,7 @@ def truediv(x, y, name=None):
         wide = x.dtype.itemsize >= 4
         target = jax.dtypes.canonicalize_dtype(np.float64 if wide else np.float32)
         x, y = cast(x, target), cast(y, target)
-    return make_op("RealDiv", lambda ev, a, b: jnp.true_divide(a, b), [x, y], name or "truediv")
+    return make_op("RealDiv", lambda ev, a, b: _divide_exactly(a, b), [x, y], name or "truediv")
 
 
 divide = truediv
@@ -549,7 +549,26 @@ def _reduction(op_type, fn):
 
 
 reduce_sum = _reduction("Sum", jnp.sum)
-reduce_mean = _reduction("Mean", jnp.mean)
+
+
+def _divide_exactly(a, b):
+    """a / b as a real division: XLA would turn division by a constant into multiplication by
+    its reciprocal, which rounds differently from TF (0.29000002 for 580 / 2000)."""
+    if not is_concrete(a) and is_concrete(b):
+        b = jax.lax.optimization_barrier(jnp.asarray(b, jnp.result_type(a)))
+    return jnp.true_divide(a, b)
+
+
+def _mean(a, axis=None, keepdims=False):
+    """TF's Mean: the sum divided by the count (integers: truncated, keeping the dtype)."""
+    total = jnp.sum(a, axis=axis, keepdims=keepdims)
+    count = np.asarray(a.size // max(total.size, 1) if a.size else 0)
+    if jnp.issubdtype(a.dtype, jnp.integer):
+        return jax.lax.div(total, jnp.asarray(count, total.dtype))
+    return _divide_exactly(total, count.astype(total.dtype))
+
+
+reduce_mean = _reduction("Mean", _mean)
 reduce_max = _reduction("Max", jnp.max)
 reduce_min = _reduction("Min", jnp.min)
 reduce_prod = _reduction("Prod", jnp.prod)
