@@ -160,7 +160,8 @@ class _Importer:
         control = self.control(node)
         full = self.full_name(node.name)
         if node.op in converters.BUILDERS:
-            result = converters.BUILDERS[node.op](node, inputs, full)
+            with self.graph.control_dependencies(control):  # h18ckpt: TF's train_op has some
+                result = converters.BUILDERS[node.op](node, inputs, full)
         else:
             result = self.converted(node, inputs, control, full)
         self.record(node.name, result)

@@ -97,7 +97,9 @@ def _load() -> None:
         array_ops,
         image_ops,
         math_ops,
+        nn_grad_ops,  # h18ckpt
         nn_ops,
+        state_ops,  # h18ckpt
         tensor_array_ops,
     )
 
