@@ -40,11 +40,7 @@ def load(name: str) -> tf.GraphDef:
     return graph_def
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
+pytestmark = pytest.mark.usefixtures("fresh_tf_graph")
 
 
 def test_every_converted_op_gives_tfs_values(reference):
@@ -76,6 +72,10 @@ def test_week8_inception_script_gives_tfs_softmax(reference):
             want = reference[f"inception_like/softmax/{path.name}"]
             np.testing.assert_allclose(predictions, want, atol=1e-5, rtol=0)
             assert predictions.argmax() == want.argmax()
+        assert sess.compile_count == len(IMAGES)  # one per decoded image size
+    # TensorBoard's Graphs dashboard: the imported ops under their TF names and scopes
+    groups = {node.name.split("/")[0] for node in sess.graph.as_graph_def(softmax_tensor).node}
+    assert {"ResizeBilinear", "conv", "mixed", "pool_3", "softmax"} <= groups
 
 
 def test_old_graph_def_gets_default_attributes_from_op_definitions():

@@ -17,11 +17,7 @@ import jaxcourse.compat.v1 as tf
 FIXTURES = Path(__file__).parent / "fixtures" / "graphdefs"
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
+pytestmark = pytest.mark.usefixtures("fresh_tf_graph")
 
 
 def _course_softmax_graph():

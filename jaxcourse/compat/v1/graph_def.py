@@ -235,3 +235,22 @@ def parse_input(name: str) -> tuple[str, int]:
     """'node:1' -> ('node', 1); 'node' -> ('node', 0)."""
     op_name, _, index = name.partition(":")
     return op_name, int(index) if index else 0
+
+
+def dependency_order(roots, dependencies) -> list:
+    """Every item reachable from `roots` through `dependencies(item)`, each after its
+    dependencies (an iterative depth-first post-order: graphs may be deep)."""
+    order, done = [], set()
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            item, expanded = stack.pop()
+            if item in done:
+                continue
+            if expanded:
+                done.add(item)
+                order.append(item)
+                continue
+            stack.append((item, True))
+            stack += [(d, False) for d in dependencies(item) if d not in done]
+    return order

@@ -24,7 +24,14 @@ from jaxcourse.compat.v1.graph import (
     make_host_op,
     make_op,
 )
-from jaxcourse.compat.v1.graph_def import GraphDef, Node, NodeDef, fill_default_attrs, parse_input
+from jaxcourse.compat.v1.graph_def import (
+    GraphDef,
+    Node,
+    NodeDef,
+    dependency_order,
+    fill_default_attrs,
+    parse_input,
+)
 
 STATIC_CONST_LIMIT = 1024  # elements: larger integer Consts are not static values
 
@@ -116,20 +123,7 @@ class _Importer:
                 sources = [self.source(i, node) for i in node.inputs + node.control_inputs]
             return [unit_of(s) for s in sources if unit_of(s) != unit]
 
-        order, done = [], set()
-        for name in self.nodes:
-            stack = [(unit_of(name), False)]
-            while stack:
-                unit, expanded = stack.pop()
-                if unit in done:
-                    continue
-                if expanded:
-                    done.add(unit)
-                    order.append(unit)
-                    continue
-                stack.append((unit, True))
-                stack += [(d, False) for d in deps(unit) if d not in done]
-        return order
+        return dependency_order([unit_of(name) for name in self.nodes], deps)
 
     # -- building -----------------------------------------------------------------------------
     def tensor(self, name: str, consumer: Node) -> Tensor:

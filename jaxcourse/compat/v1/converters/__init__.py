@@ -155,3 +155,10 @@ def static(node, x, what: str) -> np.ndarray:
 
 def static_ints(node, x, what: str) -> list[int]:
     return [int(v) for v in static(node, x, what).reshape(-1)]
+
+
+def static_shape(node, x, what: str) -> tuple:
+    """A shape vector known while tracing as a tuple of sizes (symbolic sizes, from `Shape`
+    of an array with a symbolic batch, are kept)."""
+    values = static(node, x, what).reshape(-1)
+    return tuple(v if values.dtype == object else int(v) for v in values)

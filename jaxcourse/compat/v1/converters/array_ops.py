@@ -15,6 +15,7 @@ from jaxcourse.compat.v1.converters import (
     shapes,
     static,
     static_ints,
+    static_shape,
 )
 from jaxcourse.compat.v1.errors import InvalidArgumentError
 
@@ -121,15 +122,9 @@ def _rank(node):
     return lambda x: np.asarray(np.ndim(x), np.int32)
 
 
-def _shape_arg(node, shape, what: str) -> tuple:
-    """A static shape vector as a tuple of sizes (symbolic sizes kept)."""
-    values = static(node, shape, what).reshape(-1)
-    return tuple(v if values.dtype == object else int(v) for v in values)
-
-
 @register("Reshape")
 def _reshape(node):
-    return lambda x, shape: array_module(x).reshape(x, _shape_arg(node, shape, "shape"))
+    return lambda x, shape: array_module(x).reshape(x, static_shape(node, shape, "shape"))
 
 
 @register("Squeeze")
@@ -162,7 +157,7 @@ def _transpose(node):
 @register("Fill")
 def _fill(node):
     def compute(dims, value):
-        shape = _shape_arg(node, dims, "dims")
+        shape = static_shape(node, dims, "dims")
         xp = array_module(value)
         return xp.full(shape, value, dtype=np.asarray(value).dtype if xp is np else value.dtype)
 
@@ -287,9 +282,40 @@ def _slice(node):
         index = tuple(
             slice(b, None if s == -1 else b + s) for b, s in zip(begin, size, strict=True)
         )
-        return x[index]
+        return basic_index(x, index)
 
     return compute
+
+
+def basic_index(x, index: tuple):
+    """`x[index]` for ints, slices, None and Ellipsis; on traced arrays with `lax` slicing,
+    which (unlike jnp indexing) computes nothing eagerly while shapes are inferred."""
+    if is_static(x):
+        return np.asarray(x)[index]
+    if Ellipsis in index:
+        at = index.index(Ellipsis)
+        used = sum(1 for i in index if i is not None and i is not Ellipsis)
+        index = index[:at] + (slice(None),) * (x.ndim - used) + index[at + 1 :]
+    axis = 0
+    for item in index:
+        if item is None:
+            x = jnp.expand_dims(x, axis)
+            axis += 1
+        elif isinstance(item, slice):
+            start, stop, step = item.indices(x.shape[axis])
+            if step > 0:
+                x = jax.lax.slice_in_dim(x, start, max(start, stop), step, axis)
+            else:  # the same elements as a reversed ascending slice
+                count = len(range(start, stop, step))
+                low = start + (count - 1) * step if count else 0
+                x = jax.lax.slice_in_dim(
+                    x, low, low + (count - 1) * -step + 1 if count else 0, 1, axis
+                )
+                x = jax.lax.slice_in_dim(jax.lax.rev(x, (axis,)), 0, x.shape[axis], -step, axis)
+            axis += 1
+        else:
+            x = jax.lax.index_in_dim(x, int(item) % x.shape[axis], axis, keepdims=False)
+    return x
 
 
 def _bits(mask: int) -> list[bool]:
@@ -319,7 +345,7 @@ def _strided_slice(node):
                 index.append(
                     slice(None if masks["begin"][i] else b, None if masks["end"][i] else e, s)
                 )
-        return x[tuple(index)]
+        return basic_index(x, tuple(index))
 
     return compute
 

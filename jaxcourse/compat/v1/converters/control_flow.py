@@ -19,7 +19,7 @@ import numpy as np
 from jaxcourse.compat.v1.converters import output_count
 from jaxcourse.compat.v1.converters.tensor_array_ops import PendingArray
 from jaxcourse.compat.v1.errors import InvalidArgumentError
-from jaxcourse.compat.v1.graph_def import Node, parse_input
+from jaxcourse.compat.v1.graph_def import Node, dependency_order, parse_input
 
 
 def find_frames(nodes: dict[str, Node]) -> dict[str, dict[str, Node]]:
@@ -89,32 +89,23 @@ class WhileFrame:
         self.cond_order = self._order([self.condition])
         self.body_order = self._order(self.next)
 
-    def _sources(self, node: Node) -> list[str]:
-        inputs = node.inputs[:1] if node.op == "Switch" else node.inputs
-        return [parse_input(i)[0] for i in inputs]
-
     def _order(self, targets: list[tuple[str, int]]) -> list[Node]:
         """The frame's nodes that `targets` need, inputs first (Enter and Merge are given)."""
-        order, done = [], set()
-        for target, _ in targets:
-            stack = [(target, False)]
-            while stack:
-                name, expanded = stack.pop()
-                node = self.nodes.get(name)
-                if node is None:
-                    raise InvalidArgumentError(
-                        f"while loop '{self.name}': node '{name}' is used inside the loop but "
-                        "does not enter it through an Enter node"
-                    )
-                if name in done or node.op in ("Enter", "Merge"):
-                    continue
-                if expanded:
-                    done.add(name)
-                    order.append(node)
-                    continue
-                stack.append((name, True))
-                stack += [(s, False) for s in self._sources(node) if s not in done]
-        return order
+
+        def sources(name):
+            node = self.nodes.get(name)
+            if node is None:
+                raise InvalidArgumentError(
+                    f"while loop '{self.name}': node '{name}' is used inside the loop but does "
+                    "not enter it through an Enter node"
+                )
+            if node.op in ("Enter", "Merge"):
+                return []
+            inputs = node.inputs[:1] if node.op == "Switch" else node.inputs
+            return [parse_input(i)[0] for i in inputs]
+
+        names = dependency_order([name for name, _ in targets], sources)
+        return [self.nodes[n] for n in names if self.nodes[n].op not in ("Enter", "Merge")]
 
     def _run(self, values: dict, order: list[Node]) -> None:
         for node in order:

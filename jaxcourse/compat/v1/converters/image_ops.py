@@ -20,12 +20,16 @@ from jaxcourse.compat.v1.errors import InvalidArgumentError
 # resizing
 
 
+def _scale(out_size: int, in_size: int, align_corners: bool) -> np.float32:
+    """TF's input/output size ratio (CalculateResizeScale), in float32."""
+    if align_corners and out_size > 1:
+        return np.float32((in_size - 1) / (out_size - 1))
+    return np.float32(in_size / out_size)
+
+
 def _source_coords(out_size: int, in_size: int, align_corners: bool, half_pixel: bool):
     """TF's source coordinate of each output row/column, as float32 (its arithmetic)."""
-    if align_corners and out_size > 1:
-        scale = np.float32((in_size - 1) / (out_size - 1))
-    else:
-        scale = np.float32(in_size / out_size)
+    scale = _scale(out_size, in_size, align_corners)
     index = np.arange(out_size, dtype=np.float32)
     if half_pixel:
         return (index + np.float32(0.5)) * scale - np.float32(0.5)
@@ -81,10 +85,7 @@ def _resize_nearest(node):
     align, half = _resize_args(node)
 
     def axis_index(out_size, in_size):
-        if align and out_size > 1:
-            scale = np.float32((in_size - 1) / (out_size - 1))
-        else:
-            scale = np.float32(in_size / out_size)
+        scale = _scale(out_size, in_size, align)
         index = np.arange(out_size, dtype=np.float32)
         if half:
             src = np.floor((index + np.float32(0.5)) * scale)

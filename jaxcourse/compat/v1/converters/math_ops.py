@@ -6,7 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcourse.compat.v1.converters import array_module, register, shapes, static_ints
+from jaxcourse.compat.v1.converters import (
+    array_module,
+    register,
+    shapes,
+    static_ints,
+    static_shape,
+)
 
 
 def _elementwise(name: str):
@@ -237,22 +243,18 @@ def _batch_matmul(node):
 @register("RandomUniform", random=True)
 def _random_uniform(node):
     dtype = jax.dtypes.canonicalize_dtype(node.require("dtype"))
-    return lambda key, shape: jax.random.uniform(
-        key, tuple(static_ints(node, shape, "shape")), dtype
-    )
+    return lambda key, shape: jax.random.uniform(key, static_shape(node, shape, "shape"), dtype)
 
 
 @register("RandomStandardNormal", random=True)
 def _random_normal(node):
     dtype = jax.dtypes.canonicalize_dtype(node.require("dtype"))
-    return lambda key, shape: jax.random.normal(
-        key, tuple(static_ints(node, shape, "shape")), dtype
-    )
+    return lambda key, shape: jax.random.normal(key, static_shape(node, shape, "shape"), dtype)
 
 
 @register("TruncatedNormal", random=True)
 def _truncated_normal(node):
     dtype = jax.dtypes.canonicalize_dtype(node.require("dtype"))
     return lambda key, shape: jax.random.truncated_normal(
-        key, -2.0, 2.0, tuple(static_ints(node, shape, "shape")), dtype
+        key, -2.0, 2.0, static_shape(node, shape, "shape"), dtype
     )
