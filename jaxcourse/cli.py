@@ -12,6 +12,7 @@ import argparse
 import json
 import signal
 import sys
+from pathlib import Path
 
 from jaxcourse.errors import JaxcourseError
 
@@ -181,8 +182,29 @@ def platform_list(text: str) -> tuple[str, ...]:
 
 
 def _add_export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", help="run directory whose checkpoint to export (its ckpt/)")
+    p.add_argument(
+        "run_dir", nargs="?", help="run directory whose checkpoint to export (its ckpt/)"
+    )
     p.add_argument("--out", help="export directory (default: RUN_DIR/export)")
+    graph = p.add_argument_group("a TF1 graph instead of a run (frozen GraphDef .pb)")
+    graph.add_argument("--graph-def", help="frozen GraphDef file to export")
+    graph.add_argument("--input", help="the graph's image input tensor, e.g. x:0")
+    graph.add_argument("--output", help="the graph's probabilities tensor, e.g. softmax:0")
+    graph.add_argument("--image-shape", help="H,W,C of the images, e.g. 28,28,1")
+    graph.add_argument(
+        "--normalize",
+        default="unit",
+        choices=["unit", "none", "inception"],
+        help="pixel scaling the graph expects (unit: /255)",
+    )
+    graph.add_argument("--labels", help="text file of class labels, one a line")
+    graph.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for another placeholder, baked in (keep_prob:0=1.0); repeatable",
+    )
     p.add_argument(
         "--step",
         type=checkpoint_step,
@@ -198,15 +220,54 @@ def _add_export(p: argparse.ArgumentParser) -> None:
 
 
 def _export(args) -> int:
-    from pathlib import Path
-
     from jaxcourse.paths import check_output_dir
 
+    if args.graph_def:
+        if args.out:
+            check_output_dir(args.out, "--out")
+        print(_export_graph_def(args, args.platforms))
+        return 0
+    if not args.run_dir:
+        raise JaxcourseError("give a run directory to export, or --graph-def FILE.pb")
     out = check_output_dir(args.out or Path(args.run_dir) / "export", "--out")
     from jaxcourse.inference.export import export_run
 
     print(export_run(args.run_dir, out, args.step, args.platforms))
     return 0
+
+
+def _export_graph_def(args, platforms):
+    from jaxcourse.compat.v1.graph_serving import export_graph_def_file
+
+    missing = [
+        f"--{n.replace('_', '-')}"
+        for n in ("input", "output", "image_shape")
+        if not getattr(args, n)
+    ]
+    if missing or not args.out:
+        raise JaxcourseError(
+            f"--graph-def needs {', '.join(missing + ([] if args.out else ['--out']))}"
+        )
+    try:
+        image_shape = tuple(int(d) for d in args.image_shape.split(","))
+        feeds = {k: float(v) for k, _, v in (f.partition("=") for f in args.feed)}
+    except ValueError:
+        raise JaxcourseError(
+            f"--image-shape must be H,W,C and --feed NAME=NUMBER, got {args.image_shape!r} "
+            f"and {args.feed}"
+        ) from None
+    labels = Path(args.labels).read_text().split("\n") if args.labels else None
+    return export_graph_def_file(
+        args.graph_def,
+        args.out,
+        args.input,
+        args.output,
+        image_shape=image_shape,
+        normalize=args.normalize,
+        labels=[x for x in labels if x.strip()] if labels else None,
+        fixed_feeds=feeds,
+        platforms=platforms,
+    )
 
 
 def _add_predict(p: argparse.ArgumentParser) -> None:

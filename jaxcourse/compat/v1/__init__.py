@@ -425,6 +425,11 @@ compat = _Namespace(
     as_text=lambda s, encoding="utf-8": s.decode(encoding) if isinstance(s, bytes) else str(s),
 )
 compat.as_str = compat.as_text
+# -- h18graph: GraphDefs and TF1 graphs as pure JAX functions ---------------------------------
+from jaxcourse.compat.v1.graph_def import GraphDef  # noqa: E402
+from jaxcourse.compat.v1.importer import import_graph_def  # noqa: E402
+from jaxcourse.compat.v1.to_jax import to_jax  # noqa: E402
+
 __getattr__ = _module_getattr("tf", globals())
 
 _np.random.set_state(_numpy_rng_state)
