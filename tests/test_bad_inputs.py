@@ -561,7 +561,7 @@ def places(pristine, tmp_path):
 
 
 def test_the_table_is_large():
-    assert len(CASES) >= 100 and len({c.id for c in CASES}) == len(CASES)
+    assert len(CASES) + len(SHIM_CASES) >= 100 and len({c.id for c in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -718,3 +718,81 @@ def test_errors_in_a_fresh_process_have_no_traceback(tmp_path, cli):
     assert done.returncode == 2 and "not UTF-8" in done.stderr and "Traceback" not in done.stderr
     done = cli("export", str(tmp_path), "--step", "banana")
     assert done.returncode == 2 and "--step" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- the TF1 shim
+
+
+def _graph():
+    import jaxcourse.compat.v1 as tf
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 2], name="x")
+    v = tf.Variable([1.0, 2.0], name="v")
+    return tf, x, tf.reduce_sum(x * v, name="total"), v
+
+
+def _session_run(feed=None, fetch=None, init=True):
+    def go(tmp):
+        tf, x, total, _ = _graph()
+        with tf.Session() as sess:
+            if init:
+                sess.run(tf.global_variables_initializer())
+            sess.run(total if fetch is None else fetch(tf), feed(x) if feed else None)
+
+    return go
+
+
+def _restore(damage=None, graph_change=None):
+    def go(tmp):
+        tf, *_ = _graph()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            prefix = tf.train.Saver().save(sess, str(tmp / "model.ckpt"))
+        if callable(damage):
+            damage(Path(prefix))
+        tf, *_ = _graph()
+        if graph_change:
+            graph_change(tf)
+        with tf.Session() as sess:
+            tf.train.Saver().restore(sess, prefix if damage != "missing" else str(tmp / "no.ckpt"))
+
+    return go
+
+
+def _cut(suffix):
+    def damage(prefix: Path):
+        path = prefix.with_name(prefix.name + suffix)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    return damage
+
+
+SHIM_CASES = [
+    ("run-none", _session_run(fetch=lambda tf: None), "TypeError", "None"),
+    ("feed-ragged", _session_run(lambda x: {x: [[1, 2], [3]]}), "InvalidArgumentError", "'x'"),
+    ("feed-shape", _session_run(lambda x: {x: [[1, 2, 3]]}), "InvalidArgumentError", "'x'"),
+    ("feed-missing", _session_run(), "InvalidArgumentError", "placeholder 'x'"),
+    (
+        "fetch-unknown",
+        _session_run(lambda x: {x: [[1, 2]]}, lambda tf: "nope:0"),
+        "NotFoundError",
+        "'nope'",
+    ),
+    ("restore-index-truncated", _restore(_cut(".index")), "DataLossError", "model.ckpt.index"),
+    (
+        "restore-data-truncated",
+        _restore(_cut(".data-00000-of-00001")),
+        "DataLossError",
+        "model.ckpt",
+    ),
+    ("restore-missing", _restore("missing"), "NotFoundError", "no.ckpt"),
+]
+
+
+@pytest.mark.parametrize("name, build, error, culprit", SHIM_CASES, ids=[c[0] for c in SHIM_CASES])
+def test_tf1_shim_bad_input(name, build, error, culprit, tmp_path):
+    with pytest.raises(Exception) as caught:
+        build(tmp_path)
+    assert type(caught.value).__name__ == error, repr(caught.value)
+    assert culprit in str(caught.value), str(caught.value)
