@@ -662,6 +662,35 @@ def test_disk_full_while_logging_stops_cleanly_and_resumes(tmp_path, monkeypatch
     assert [r["step"] for r in read_metrics(tmp_path / "run")] == list(range(1, 21))
 
 
+def test_disk_full_during_a_save_without_a_small_disk(tmp_path, monkeypatch, capsys):
+    """The same fault as below, injected where Orbax reports it (for machines without mount)."""
+    import orbax.checkpoint as ocp
+
+    real_save, calls = ocp.CheckpointManager.save, []
+
+    def save(self, step, *args, **kwargs):
+        calls.append(step)
+        if len(calls) == 2:  # TensorStore's words for a full disk, as a real one gives them
+            raise ValueError(
+                f'RESOURCE_EXHAUSTED: Error writing "params.x/0" in OCDBT database at local file '
+                f'"{self.directory}/{step}.orbax-checkpoint-tmp/": Failed to write 352225 bytes '
+                "to file 5: No space left on device [os_error_code='28']"
+            )
+        return real_save(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(REGRESSION))
+    code = jaxcourse_cli.main(["run", str(cfg), f"workdir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err
+    assert code == 5 and "Traceback" not in err, err
+    assert f"cannot write '{tmp_path / 'run' / 'ckpt'}': the disk is full" in err
+    monkeypatch.undo()
+    assert jaxcourse_cli.main(["run", str(cfg), f"workdir={tmp_path / 'run'}"]) == 0
+    assert "resuming from checkpoint" in capsys.readouterr().err
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [5, 10, 15, 20]
+
+
 def _mount_tmpfs(path: Path, size: str) -> None:
     path.mkdir()
     done = subprocess.run(
