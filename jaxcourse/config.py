@@ -85,6 +85,13 @@ def _admits_bool(annotation) -> bool:
     return any(_admits_bool(a) for a in typing.get_args(annotation))
 
 
+def _admits(annotation, types: tuple[type, ...]) -> bool:
+    """Whether `annotation` (or a type inside it) is one of `types`."""
+    if isinstance(annotation, type) and issubclass(annotation, types):
+        return True
+    return any(_admits(a, types) for a in typing.get_args(annotation))
+
+
 def _stray_bool(annotation, value) -> bool:
     """True where `value` (or an item of a list value) is a bool that the type only takes as
     a number (pydantic reads True as 1): `train.steps=true` must not mean one step."""
@@ -131,9 +138,10 @@ def _validate_section(cls: type[Section], raw: Any, prefix: str, problems: list[
         ref, name_marker = _markers(field)
         key = f"{prefix}{fname}"
         if _stray_bool(field.annotation, raw[fname]):
+            wanted = "a number" if _admits(field.annotation, (int, float)) else "a string"
             problems.append(
-                f"config key '{key}': expected a number, got the boolean {raw[fname]!r} "
-                "(true/false are not numbers here)"
+                f"config key '{key}': expected {wanted}, got the boolean {raw[fname]!r} "
+                f"(true/false are not {wanted[2:]}s here)"
             )
             continue
         if name_marker is not None:
