@@ -30,12 +30,12 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 def _load_config(args):
     """The validated config of `args.config` with `args.overrides`; the file's own problems
     are found before the schemas (pydantic, JAX) are imported."""
-    from jaxcourse.config_files import apply_overrides, read_yaml
+    from jaxcourse.config_files import apply_overrides, read_config
 
-    raw = apply_overrides(read_yaml(args.config), args.overrides)
-    from jaxcourse import config as config_lib
+    raw = apply_overrides(read_config(args.config), args.overrides)
+    from jaxcourse.runners import load_config
 
-    return config_lib.load(raw=raw, source=str(args.config))
+    return load_config(raw=raw, source=str(args.config))
 
 
 def _run(args) -> int:
@@ -45,9 +45,6 @@ def _run(args) -> int:
     from jaxcourse.runners import default_workdir, run_experiment
 
     workdir = check_output_dir(default_workdir(args.config, config), "workdir")
-    from jaxcourse import perf
-
-    perf.configure()  # XLA CPU flags and the compilation cache, before anything compiles
     summary = run_experiment(config, workdir, args.config)
     print(
         json.dumps(
@@ -69,6 +66,9 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     schema = sub.add_parser("schema", help="print every key of an experiment with its docs")
     schema.add_argument("experiment", nargs="?", default="supervised")
     schema.add_argument("key", nargs="?", default="", help="only keys under this one, e.g. model")
+    reference = sub.add_parser("reference", help="print (or write) commented reference configs")
+    reference.add_argument("experiment", nargs="?", help="one experiment (default: all)")
+    reference.add_argument("--write", metavar="DIR", help="write DIR/<experiment>.yaml instead")
 
 
 def _config(args) -> int:
@@ -78,10 +78,21 @@ def _config(args) -> int:
 
         print(config_lib.dump_yaml(config), end="")
         return 0
-    import jaxcourse.runners  # noqa: F401
     from jaxcourse import config as config_lib
+    from jaxcourse.runners.registry import EXPERIMENTS
 
-    cls = config_lib.EXPERIMENTS.config_class(args.experiment, "experiment")
+    if args.config_command == "reference":
+        names = EXPERIMENTS.names() if args.experiment is None else [args.experiment]
+        for name in names:
+            title = f"Reference config of the `{name}` experiment"
+            text = config_lib.reference_yaml(EXPERIMENTS.config_class(name, "experiment"), title)
+            if args.write:
+                Path(args.write).mkdir(parents=True, exist_ok=True)
+                (Path(args.write) / f"{name}.yaml").write_text(text)
+            else:
+                print(text, end="")
+        return 0
+    cls = EXPERIMENTS.config_class(args.experiment, "experiment")
     for key, type_name, default, doc in config_lib.describe_schema(cls):
         if not key.startswith(args.key):
             continue
@@ -309,7 +320,7 @@ def _predict(args) -> int:
 def _add_data(p: argparse.ArgumentParser) -> None:
     from jaxcourse.records import commands
 
-    commands.add_arguments(p)
+    commands.add_arguments(p, positive_int)
 
 
 def _data(args) -> int:
@@ -372,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         handlers[name] = handler
     args = parser.parse_args(argv)
     try:
+        from jaxcourse import perf
+
+        perf.configure()  # the same XLA flags and compilation cache for every command
         return handlers[args.command](args)
     except JaxcourseError as err:
         return _report(args.command, err)

@@ -1,5 +1,6 @@
-"""Reading config files: YAML mappings (a key given twice is an error) and `key.sub=value`
-overrides. Kept free of pydantic and JAX, so that a config file's problems are reported fast."""
+"""Reading config files: YAML mappings (a key given twice is an error), `base:` chains and
+`key.sub=value` overrides. Kept free of pydantic and JAX, so that a config file's problems are
+reported fast."""
 
 from __future__ import annotations
 
@@ -57,6 +58,38 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping of keys, got {type(data).__name__}", str(path))
     return data
+
+
+def merge(base: dict, over: dict) -> dict:
+    """`over`'s keys over `base`'s, section by section; a section that names another registry
+    entry (`name:`) than the base's replaces it whole, and lists replace lists."""
+    out = deep_copy(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if (
+            isinstance(old, dict)
+            and isinstance(value, dict)
+            and value.get("name", old.get("name")) == old.get("name")
+        ):
+            out[key] = merge(old, value)
+        else:
+            out[key] = deep_copy(value)
+    return out
+
+
+def read_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """Read a config file with its `base:` chain (a path relative to the file) merged in."""
+    path = Path(path)
+    raw = read_yaml(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"config key 'base': expected a file name, got {base!r}", str(path))
+    base_path = path.parent / base
+    if base_path.resolve() in (*_seen, path.resolve()):
+        raise ConfigError(f"config key 'base': '{base}' includes this file again", str(path))
+    return merge(read_config(base_path, (*_seen, path.resolve())), raw)
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:

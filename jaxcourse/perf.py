@@ -14,6 +14,7 @@ switched off or redirected with environment variables:
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def cache_dir_from_env() -> Path | None:
 
 
 def _backend_started() -> bool:
+    if "jax" not in sys.modules:  # not even imported: nothing started (and keep it unimported)
+        return False
     from jax._src import xla_bridge
 
     return bool(getattr(xla_bridge, "_backends", {}))
@@ -75,15 +78,23 @@ def configure_xla_flags() -> bool:
 def enable_compilation_cache(cache_dir: str | Path | None, min_compile_time_s: float = 0.5):
     """Keep compiled programs that took over `min_compile_time_s` to compile in `cache_dir`
     (None: leave the cache off); returns the directory used."""
-    import jax
-
     if cache_dir is None:
         return None
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(cache_dir))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_s)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    settings = {
+        "jax_compilation_cache_dir": str(cache_dir),
+        "jax_persistent_cache_min_compile_time_secs": min_compile_time_s,
+        "jax_persistent_cache_min_entry_size_bytes": 0,
+    }
+    if "jax" not in sys.modules:  # JAX reads them when it is imported: commands that never
+        for name, value in settings.items():  # compute never import it
+            os.environ[name.upper()] = str(value)
+        return cache_dir
+    import jax
+
+    for name, value in settings.items():
+        jax.config.update(name, value)
     return cache_dir
 
 

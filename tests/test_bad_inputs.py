@@ -64,10 +64,9 @@ def pristine(tmp_path_factory):
     assert (
         jaxcourse_cli.main(["run", str(base / "regression.yaml"), f"workdir={base / 'run'}"]) == 0
     )
-    from jaxcourse import config as config_lib
-    from jaxcourse.runners import run_experiment
+    from jaxcourse.runners import load_config, run_experiment
 
-    run_experiment(config_lib.load(raw={**CLASSIFIER, "workdir": str(base / "cls")}))
+    run_experiment(load_config(raw={**CLASSIFIER, "workdir": str(base / "cls")}))
     assert jaxcourse_cli.main(["export", str(base / "cls"), "--out", str(base / "export")]) == 0
     source = "captcha:train_size=6,test_size=2,height=20,width=40"
     for fmt in ("tfrecord", "arrayrecord"):
@@ -455,7 +454,7 @@ CASES = [
         "ckpt/10/state",
         every("ckpt/10/state/**/d/*", lambda b: b[:64] + bytes(x ^ 0x55 for x in b[64:]), "cls"),
     ),
-    Case("export-ckpt-no-best", "export {run} --step best", 4, "'test_accuracy'"),
+    Case("export-ckpt-no-best", "export {run} --step best", 4, "'test/accuracy'"),
     # ---- exports and prediction
     Case("predict-not-export", "predict {tmp} {image}", 4, "not an export directory"),
     Case("predict-no-image", "predict {export}", 1, "at least one image"),
@@ -640,13 +639,13 @@ class FullDisk:
 
 
 def test_disk_full_while_logging_stops_cleanly_and_resumes(tmp_path, monkeypatch, capsys):
-    import jaxcourse.engine.rundir as rundir_lib
+    import jaxcourse.engine.writers as writers_lib
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({**REGRESSION, "train": {**REGRESSION["train"], "log_every": 1}}))
     budget = [2600]  # bytes of metrics rows (~170 each): the disk fills after step 10's save
     monkeypatch.setattr(
-        rundir_lib,
+        writers_lib,
         "open",
         lambda path, *a, **k: FullDisk(open(path, *a, **k), budget, str(path)),
         raising=False,

@@ -92,20 +92,6 @@ class RunDir:
             self._metrics = open(self.path / "metrics.jsonl", "w", buffering=1)
         self._metrics.write(json.dumps(_json_safe(row)) + "\n")
 
-    def resume_metrics(self, step: int) -> list[dict]:
-        """Continue `metrics.jsonl` after `step`: rows past it are dropped, new rows appended.
-
-        Returns the rows kept (those a run resumed from a checkpoint of `step` had written).
-        """
-        path = self.path / "metrics.jsonl"
-        rows = read_metrics(path) if path.is_file() else []
-        self.begin()
-        rows = [row for row in rows if row.get("step", 0) <= step]
-        write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
-        self._close_metrics()
-        self._metrics = open(path, "a", buffering=1)
-        return rows
-
     def write_summary(self, summary: dict) -> None:
         self.begin()
         write_atomic(self.path / "summary.json", json.dumps(_json_safe(summary), indent=2) + "\n")

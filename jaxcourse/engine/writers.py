@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxcourse.engine.rundir import write_atomic
+from jaxcourse.engine.rundir import read_metrics, write_atomic
 
 Scalar = int | float
 HParam = bool | int | float | str
@@ -226,7 +226,9 @@ def _hparams_summaries(hparams: Mapping[str, HParam], metrics: Sequence[str], st
 
 
 class JsonlWriter(MetricWriter):
-    """One JSON object per call in `path`; images go to PNG files in `image_dir`."""
+    """One JSON object per call in `path`: scalars as `{"step": s, tag: value, ...}` (the rows
+    of metrics.jsonl), the others as `{"step": s, "images" | "histograms" | "texts": {...}}`;
+    images go to PNG files in `image_dir`."""
 
     def __init__(
         self, path: str | Path, image_dir: str | Path | None = None, start_step: int | None = None
@@ -238,8 +240,8 @@ class JsonlWriter(MetricWriter):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.image_dir = Path(image_dir) if image_dir else self.path.parent / "images"
         if start_step is not None and self.path.is_file():
-            kept = [line for line in self.path.read_text().splitlines(keepends=True)
-                    if _record_step(line, start_step) < start_step]  # fmt: skip
+            kept = [json.dumps(r) + "\n" for r in read_metrics(self.path)
+                    if r.get("step", start_step) < start_step]  # fmt: skip
             write_atomic(self.path, "".join(kept))
         self._file = open(self.path, "a", buffering=1)
 
@@ -247,7 +249,7 @@ class JsonlWriter(MetricWriter):
         self._file.write(json.dumps(record, default=_json_default) + "\n")
 
     def write_scalars(self, step, scalars):
-        self._write({"step": step, "scalars": {k: _finite(v) for k, v in scalars.items()}})
+        self._write({"step": step, **{k: _finite(v) for k, v in scalars.items()}})
 
     def write_images(self, step, images):
         from PIL import Image
@@ -325,11 +327,3 @@ class MultiWriter(MetricWriter):
     def close(self):
         for w in self.writers:
             w.close()
-
-
-def _record_step(line: str, default: int) -> int:
-    """The step of one JSONL record; `default` for a step-less one or a cut-off last line."""
-    try:
-        return json.loads(line).get("step", default)
-    except json.JSONDecodeError:
-        return default

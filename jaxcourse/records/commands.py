@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser, positive_int: Callable[[str], int]) -> None:
+    """`positive_int`: the command line's argparse type for counts >= 1."""
     sub = p.add_subparsers(dest="data_command", required=True)
     conv = sub.add_parser("convert", help="write a dataset to sharded record files")
     conv.add_argument(
@@ -15,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     conv.add_argument("out", help="output directory (shards + schema.json)")
     conv.add_argument("--to", dest="fmt", choices=["tfrecord", "arrayrecord"], default="tfrecord")
-    conv.add_argument("--shards", type=_positive_int, default=1, help="shards per split")
+    conv.add_argument("--shards", type=positive_int, default=1, help="shards per split")
     conv.add_argument("--seed", type=int, default=0, help="seed of generated datasets")
     conv.add_argument(
         "--image-encoding",
@@ -28,12 +30,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ins.add_argument(
         "--skip-bad", action="store_true", help="count bad records instead of stopping at the first"
     )
-
-
-def _positive_int(text: str) -> int:
-    from jaxcourse.cli import positive_int
-
-    return positive_int(text)
 
 
 def handle(args) -> int:
