@@ -25,7 +25,9 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import warnings
 import zlib
 from pathlib import Path
@@ -303,7 +305,7 @@ class CheckpointStore:
         host = jax.tree_util.tree_map(lambda x: np.array(x, copy=True), state_tree(state))
         meta = {**meta, "checksums": checksums(host)}
         self._pending_step = step
-        with self._save_errors():
+        with self._save_errors(), _sigint_deferred():
             self._manager.save(
                 step,
                 args=ocp.args.Composite(
@@ -477,6 +479,23 @@ def _first_line(err: Exception) -> str:
     return line[:cut][:300]
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Ctrl-C during the block takes effect after it: Orbax starting a save half-way leaves
+    threads that wait forever (and hold up the interpreter's exit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _save_in_flight(manager) -> bool:
     checker = getattr(manager, "is_saving_in_progress", None)
     return bool(checker()) if checker is not None else False
@@ -597,6 +616,9 @@ class RunCheckpoints:
 
     def close(self) -> dict:
         """Wait for the last save and close the store; what summary.json says of them."""
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            self.store.close()  # waits for a save in flight, and says so
+            return {}
         self.store.wait()
         out = {
             "directory": str(self.store.directory),
