@@ -122,6 +122,7 @@ from jaxcourse.compat.v1.variables import (
     global_variables_initializer,
     glorot_uniform_initializer,
     initialize_all_variables,
+    local_variables,
     local_variables_initializer,
     ones_initializer,
     random_normal_initializer,
@@ -150,3 +151,7 @@ def get_collection(key: str, scope: str | None = None) -> list:
 
 def add_to_collection(name: str, value) -> None:
     get_default_graph().add_to_collection(name, value)
+
+
+# h15lib: libraries (tf.layers, tf.losses, tf.metrics, RNNs, tf.contrib)
+from jaxcourse.compat.v1.rnn import unstack  # noqa: E402

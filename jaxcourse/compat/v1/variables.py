@@ -24,6 +24,7 @@ from jaxcourse.compat.v1.graph import (
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
+LOCAL_VARIABLES = "local_variables"  # h15lib: tf.metrics' counters
 
 
 class Variable(Tensor):
@@ -211,8 +212,13 @@ def global_variables_initializer() -> Operation:
 initialize_all_variables = global_variables_initializer
 
 
+def local_variables(scope: str | None = None) -> list[Variable]:
+    return get_default_graph().get_collection(LOCAL_VARIABLES, scope)
+
+
 def local_variables_initializer() -> Operation:
-    return ops.no_op(name="init_local")
+    """An op that initialises the local variables (tf.metrics' totals and counts)."""
+    return variables_initializer(local_variables(), name="init_local")
 
 
 # ---------------------------------------------------------------------------------------------
