@@ -217,7 +217,7 @@ def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
 
 
 # h15lib: RNNs (tf.nn.rnn_cell, dynamic_rnn, static_rnn, bidirectional_dynamic_rnn)
-from jaxcourse.compat.v1 import rnn_cell  # noqa: E402
+from jaxcourse.compat.v1 import rnn_cell  # noqa: E402, F401
 from jaxcourse.compat.v1.rnn import (  # noqa: E402, F401
     bidirectional_dynamic_rnn,
     dynamic_rnn,

@@ -176,12 +176,24 @@ def bidirectional_dynamic_rnn(
     with variables.variable_scope(_scope_name(scope, "bidirectional_rnn")):
         with variables.variable_scope("fw"):
             out_fw, state_fw = _scan_rnn(
-                cell_fw, inputs, sequence_length, initial_state_fw, dtype, time_major, False,
+                cell_fw,
+                inputs,
+                sequence_length,
+                initial_state_fw,
+                dtype,
+                time_major,
+                False,
                 "while",
             )
         with variables.variable_scope("bw"):
             out_bw, state_bw = _scan_rnn(
-                cell_bw, inputs, sequence_length, initial_state_bw, dtype, time_major, True,
+                cell_bw,
+                inputs,
+                sequence_length,
+                initial_state_bw,
+                dtype,
+                time_major,
+                True,
                 "while",
             )
     return (out_fw, out_bw), (state_fw, state_bw)
