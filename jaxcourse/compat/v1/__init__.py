@@ -9,7 +9,7 @@ on the device. The graph's jaxpr can be shown as text (`graph.as_jaxpr_text()`),
 sess.graph)`). See docs/compat_v1.md for what is supported.
 """
 
-from jaxcourse.compat.v1 import errors, nn, summary, train
+from jaxcourse.compat.v1 import errors, nn, strings, summary, train
 from jaxcourse.compat.v1.dtypes import (
     as_dtype,
     bfloat16,
@@ -51,6 +51,7 @@ from jaxcourse.compat.v1.ops import (
     clip_by_value,
     concat,
     constant,
+    div,
     divide,
     equal,
     exp,
@@ -68,6 +69,7 @@ from jaxcourse.compat.v1.ops import (
     logical_and,
     logical_not,
     logical_or,
+    logical_xor,
     matmul,
     maximum,
     minimum,
@@ -80,9 +82,11 @@ from jaxcourse.compat.v1.ops import (
     ones,
     ones_like,
     placeholder,
+    placeholder_with_default,
     pow,  # noqa: A004
     random_normal,
     random_uniform,
+    rank,
     reduce_all,
     reduce_any,
     reduce_max,
@@ -95,6 +99,8 @@ from jaxcourse.compat.v1.ops import (
     shape,
     sigmoid,
     sign,
+    size,
+    split,
     sqrt,
     square,
     squared_difference,
@@ -105,6 +111,7 @@ from jaxcourse.compat.v1.ops import (
     transpose,
     truediv,
     truncated_normal,
+    unstack,
     where,
     zeros,
     zeros_like,
@@ -134,9 +141,15 @@ from jaxcourse.compat.v1.variables import (
     zeros_initializer,
 )
 
+string_join = strings.join
+reduce_join = strings.reduce_join
+string_to_number = strings.to_number
+as_string = strings.as_string
+regex_replace = strings.regex_replace
+substr = strings.substr
+
 sub = subtract
 mul = multiply
-div = divide
 neg = negative
 
 

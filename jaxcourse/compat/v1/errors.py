@@ -19,3 +19,7 @@ class FailedPreconditionError(OpError):
 
 class NotFoundError(OpError, FileNotFoundError):
     """A checkpoint or a graph element does not exist."""
+
+
+class OutOfRangeError(OpError):
+    """An input (an iterator, a queue) is exhausted."""
