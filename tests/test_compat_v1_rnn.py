@@ -85,5 +85,3 @@ def test_errors_name_the_problem():
     cell = tf.nn.rnn_cell.BasicLSTMCell(3)
     with pytest.raises(ValueError, match="same cell object"):
         tf.nn.rnn_cell.MultiRNNCell([cell] * 2)
-    with pytest.raises(ValueError, match="unknown; give num="):
-        tf.unstack(tf.placeholder(tf.float32, [None, 3]))

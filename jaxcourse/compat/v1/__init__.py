@@ -168,4 +168,3 @@ def add_to_collection(name: str, value) -> None:
 
 # h15lib: libraries (tf.layers, tf.losses, tf.metrics, RNNs, tf.contrib)
 from jaxcourse.compat.v1 import contrib, layers, losses, metrics  # noqa: E402
-from jaxcourse.compat.v1.rnn import unstack  # noqa: E402
