@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layer_scope import layer_scope
+from jaxcourse.compat.v1.unsupported import missing_names
 
 REGULARIZATION_LOSSES = "regularization_losses"
 UPDATE_OPS = "update_ops"
@@ -422,3 +423,21 @@ def batch_normalization(
             update = variables.assign(variable, target)
             get_default_graph().add_to_collection(UPDATE_OPS, update)
         return out
+
+
+__getattr__ = missing_names(
+    "tf.layers",
+    globals(),
+    {
+        "Dense": "dense",
+        "Conv2D": "conv2d",
+        "conv1d": "conv2d",
+        "conv2d_transpose": "conv2d",
+        "separable_conv2d": "conv2d",
+        "max_pooling1d": "max_pooling2d",
+        "average_pooling1d": "average_pooling2d",
+        "BatchNormalization": "batch_normalization",
+        "Dropout": "dropout",
+        "Flatten": "flatten",
+    },
+)

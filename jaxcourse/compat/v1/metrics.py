@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jaxcourse.compat.v1 import dtypes, ops, variables
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layer_scope import layer_scope
+from jaxcourse.compat.v1.unsupported import missing_names
 
 METRIC_VARIABLES = "metric_variables"
 
@@ -250,3 +251,10 @@ def recall(
         updates_collections,
         name,
     )
+
+
+__getattr__ = missing_names(
+    "tf.metrics",
+    globals(),
+    {"auc": "precision", "mean_iou": "accuracy", "mean_per_class_accuracy": "accuracy"},
+)

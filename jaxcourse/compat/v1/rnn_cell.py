@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor
 from jaxcourse.compat.v1.layer_scope import layer_scope, snake_case
+from jaxcourse.compat.v1.unsupported import missing_names
 
 
 class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
@@ -489,3 +490,10 @@ class DropoutWrapper(RNNCell):
                 tree, [_drop(v, keep_state, k) for v, k in zip(leaves, keys, strict=True)]
             )
         return out, new
+
+
+__getattr__ = missing_names(
+    "tf.nn.rnn_cell",
+    globals(),
+    {"ResidualWrapper": "DropoutWrapper", "DeviceWrapper": "DropoutWrapper"},
+)

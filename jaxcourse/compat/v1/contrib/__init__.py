@@ -2,5 +2,11 @@
 (`from jaxcourse.compat.v1.contrib.tensorboard.plugins import projector`)."""
 
 from jaxcourse.compat.v1.contrib import layers, rnn, tensorboard
+from jaxcourse.compat.v1.unsupported import missing_names
 
 __all__ = ["layers", "rnn", "tensorboard"]
+
+
+__getattr__ = missing_names(
+    "tf.contrib", globals(), {"slim": "layers", "learn": "layers", "keras": "layers"}
+)

@@ -7,6 +7,7 @@ import math
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
 from jaxcourse.compat.v1.layers import dense_layer
 from jaxcourse.compat.v1.layers import flatten as _flatten
+from jaxcourse.compat.v1.unsupported import missing_names
 
 _ZEROS = variables.zeros_initializer()
 
@@ -80,3 +81,8 @@ def fully_connected(
 
 def flatten(inputs, outputs_collections=None, scope=None):
     return _flatten(inputs, name=scope or "Flatten")
+
+
+__getattr__ = missing_names(
+    "tf.contrib.layers", globals(), {"batch_norm": "fully_connected", "conv2d": "fully_connected"}
+)

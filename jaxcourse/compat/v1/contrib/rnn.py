@@ -12,3 +12,15 @@ from jaxcourse.compat.v1.rnn_cell import (
     MultiRNNCell,
     RNNCell,
 )
+from jaxcourse.compat.v1.unsupported import missing_names
+
+__getattr__ = missing_names(
+    "tf.contrib.rnn",
+    globals(),
+    {
+        "LayerNormBasicLSTMCell": "BasicLSTMCell",
+        "LSTMBlockCell": "LSTMCell",
+        "GRUBlockCell": "GRUCell",
+        "static_bidirectional_rnn": "bidirectional_dynamic_rnn",
+    },
+)
