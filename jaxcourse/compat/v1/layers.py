@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layer_scope import layer_scope
-from jaxcourse.compat.v1.unsupported import missing_names
 
 REGULARIZATION_LOSSES = "regularization_losses"
 UPDATE_OPS = "update_ops"

@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, ops
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layers import REGULARIZATION_LOSSES
-from jaxcourse.compat.v1.unsupported import missing_names
 
 LOSSES = "losses"
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, ops, variables
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layer_scope import layer_scope
-from jaxcourse.compat.v1.unsupported import missing_names
 
 METRIC_VARIABLES = "metric_variables"
 

@@ -128,12 +128,6 @@ def _scan_rnn(cell, x, sequence_length, initial_state, dtype, time_major, revers
     return outputs, jax.tree_util.tree_unflatten(tree, state)
 
 
-def _scope_name(scope, default: str) -> str:
-    if scope is None:
-        return default
-    return getattr(scope, "name", scope)
-
-
 def dynamic_rnn(
     cell,
     inputs,
@@ -147,7 +141,7 @@ def dynamic_rnn(
 ):
     """(outputs [batch, time, output_size], final state) of `cell` over `inputs`."""
     _check_cell(cell, "tf.nn.dynamic_rnn")
-    with variables.variable_scope(_scope_name(scope, "rnn")):
+    with variables.variable_scope(scope, default_name="rnn"):
         return _scan_rnn(
             cell, inputs, sequence_length, initial_state, dtype, time_major, False, "while"
         )
@@ -170,7 +164,7 @@ def bidirectional_dynamic_rnn(
     sequence from its end (its outputs are given back in the inputs' time order)."""
     _check_cell(cell_fw, "tf.nn.bidirectional_dynamic_rnn (cell_fw)")
     _check_cell(cell_bw, "tf.nn.bidirectional_dynamic_rnn (cell_bw)")
-    with variables.variable_scope(_scope_name(scope, "bidirectional_rnn")):
+    with variables.variable_scope(scope, default_name="bidirectional_rnn"):
         with variables.variable_scope("fw"):
             out_fw, state_fw = _scan_rnn(
                 cell_fw,
@@ -204,7 +198,7 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
             "tf.nn.static_rnn needs a non-empty list of [batch, depth] tensors (one per time "
             "step; tf.unstack(x, axis=1) makes one from [batch, time, depth])"
         )
-    with variables.variable_scope(_scope_name(scope, "rnn")):
+    with variables.variable_scope(scope, default_name="rnn"):
         stacked = ops.stack(list(inputs), axis=0)
         outputs, state = _scan_rnn(
             cell, stacked, sequence_length, initial_state, dtype, True, False, "static"
@@ -218,7 +212,7 @@ def call_cell(cell: RNNCell, inputs, state, scope=None):
     if x.shape is None or len(x.shape) != 2:
         raise ValueError(f"a cell is called on [batch, depth] inputs, got {x.describe()}")
     if scope is not None:
-        with variables.variable_scope(_scope_name(scope, "")):
+        with variables.variable_scope(scope):
             params = cell.graph_inputs(x.shape[-1], x.dtype)
     else:
         params = cell.graph_inputs(x.shape[-1], x.dtype)

@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor
 from jaxcourse.compat.v1.layer_scope import layer_scope, snake_case
-from jaxcourse.compat.v1.unsupported import missing_names
 
 
 class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):

@@ -152,13 +152,13 @@ class _Plan:
         self.host_fns = [leaves[i].op.host_fn for i in self.tensor_slots]
         fetched = [leaves[i] for i in self.tensor_slots]
         fed_refs = [t.ref for t in fed]
-        base_key = jax.random.key(graph.seed or 0)
+        seed = graph.seed or 0
 
         def run_fn(donated, kept, feeds, counter):
             ev = Evaluation(
                 {**kept, **donated},
                 dict(zip(fed_refs, feeds, strict=True)),
-                base_key,
+                jax.random.key(seed),  # made in the trace: a key constant would be hoisted
                 counter,
                 stop=fed_ids,
             )

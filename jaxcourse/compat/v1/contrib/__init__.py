@@ -1,8 +1,8 @@
 """`tf.contrib`: the parts TF1 tutorials use — `rnn`, `layers` and the embedding projector
 (`from jaxcourse.compat.v1.contrib.tensorboard.plugins import projector`)."""
 
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.contrib import layers, rnn, tensorboard
-from jaxcourse.compat.v1.unsupported import missing_names
 
 __all__ = ["layers", "rnn", "tensorboard"]
 

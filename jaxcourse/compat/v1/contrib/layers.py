@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.layers import dense_layer
 from jaxcourse.compat.v1.layers import flatten as _flatten
-from jaxcourse.compat.v1.unsupported import missing_names
 
 _ZEROS = variables.zeros_initializer()
 
