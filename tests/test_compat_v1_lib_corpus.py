@@ -43,7 +43,10 @@ def assert_within_tf_spread(got, tf_runs, sigmas: float = 4.0) -> None:
 def test_zero_initialised_layers_losses_metrics_script_prints_tensorflows_numbers(tmp_path):
     got, tf_runs = shim_numbers("layers_softmax_metrics", tmp_path)
     assert np.all(tf_runs == tf_runs[0])  # TF itself is deterministic here
-    np.testing.assert_allclose(got, tf_runs[0], rtol=2e-6)
+    # float32 rounding; a count may differ by one example where two logits are within
+    # rounding of each other (argmax of 3,000 training predictions: 1/3000)
+    np.testing.assert_allclose(got, tf_runs[0], rtol=2e-6, atol=1.01 / 3000)
+    assert np.sum(np.abs(np.array(got) - tf_runs[0]) > 1e-6) <= 1
 
 
 @pytest.mark.slow
