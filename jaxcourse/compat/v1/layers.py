@@ -88,43 +88,16 @@ def dense(
     trainable: bool = True,
     name: str | None = None,
     reuse=None,
-) -> Tensor:
-    """activation(inputs @ kernel + bias) over the last axis (kernel [depth, units])."""
-    return dense_layer(
-        inputs,
-        units,
-        activation,
-        use_bias,
-        kernel_initializer,
-        bias_initializer,
-        kernel_regularizer,
-        bias_regularizer,
-        activity_regularizer,
-        trainable,
-        name,
-        reuse,
-    )
-
-
-def dense_layer(
-    inputs,
-    units: int,
-    activation=None,
-    use_bias: bool = True,
-    kernel_initializer=None,
-    bias_initializer=None,
-    kernel_regularizer=None,
-    bias_regularizer=None,
-    activity_regularizer=None,
-    trainable: bool = True,
-    name: str | None = None,
-    reuse=None,
+    *,
     default_name: str = "dense",
     kernel_name: str = "kernel",
     bias_name: str = "bias",
 ) -> Tensor:
-    """`dense` with the scope's and variables' names as parameters (contrib names them
-    `fully_connected/weights`, `fully_connected/biases`)."""
+    """activation(inputs @ kernel + bias) over the last axis (kernel [depth, units]).
+
+    The keyword-only names are for `tf.contrib.layers.fully_connected`, whose scope and
+    variables are `fully_connected/weights`, `fully_connected/biases`.
+    """
     x = _input(inputs, f"tf.layers.{default_name}")
     with layer_scope(name, default_name, reuse):
         kernel = _weight(

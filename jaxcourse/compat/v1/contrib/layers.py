@@ -6,7 +6,7 @@ import math
 
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
 from jaxcourse.compat.v1.alternatives import missing_names
-from jaxcourse.compat.v1.layers import dense_layer
+from jaxcourse.compat.v1.layers import dense
 from jaxcourse.compat.v1.layers import flatten as _flatten
 
 _ZEROS = variables.zeros_initializer()
@@ -61,7 +61,7 @@ def fully_connected(
     """activation_fn(inputs @ weights + biases), variables `fully_connected/weights|biases`."""
     if normalizer_fn is not None:
         raise NotImplementedError("fully_connected(normalizer_fn=...); apply it to the output")
-    return dense_layer(
+    return dense(
         inputs,
         num_outputs,
         activation=activation_fn,
