@@ -23,6 +23,7 @@ RNN_CASES = [
     "rnn_bidirectional",
     "rnn_dropout_wrapper_kept",
     "rnn_cell_called_in_a_loop",
+    "rnn_embedding_language_model",
 ]
 
 
