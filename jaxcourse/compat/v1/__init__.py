@@ -10,6 +10,21 @@ sess.graph)`). See docs/compat_v1.md for what is supported.
 """
 
 from jaxcourse.compat.v1 import errors, nn, summary, train
+
+# isort: split
+# h15input
+from jaxcourse.compat.v1 import data, io, python_io
+from jaxcourse.compat.v1.io_ops import (
+    FixedLenFeature,
+    VarLenFeature,
+    decode_raw,
+    parse_example,
+    parse_single_example,
+)
+from jaxcourse.compat.v1.queues import TFRecordReader
+
+# end h15input
+# isort: split
 from jaxcourse.compat.v1.dtypes import (
     as_dtype,
     bfloat16,

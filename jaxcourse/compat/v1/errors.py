@@ -19,3 +19,8 @@ class FailedPreconditionError(OpError):
 
 class NotFoundError(OpError, FileNotFoundError):
     """A checkpoint or a graph element does not exist."""
+
+
+# h15input
+class OutOfRangeError(OpError, IndexError):
+    """An input pipeline (iterator, queue, reader) has no more elements."""

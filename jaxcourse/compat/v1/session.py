@@ -111,13 +111,17 @@ def _shape_text(shape) -> str:
 class _Plan:
     """One compiled signature: what to feed, which variables it reads and writes."""
 
-    def __init__(self, session: Session, leaves: list, fed: list[Tensor], feed_values: list):
+    def __init__(
+        self,
+        session: Session,
+        leaves: list,
+        fed: list[Tensor],
+        feed_values: list,
+        host_done: frozenset = frozenset(),
+    ):
         graph = session.graph
         targets = [leaf.op if isinstance(leaf, Tensor) else leaf for leaf in leaves]
-        for op in targets:
-            if op.graph is not graph:
-                raise ValueError(f"fetch {op.name!r} is not an element of this session's graph")
-        fed_ids = {t.op.id for t in fed}
+        fed_ids = {t.op.id for t in fed} | host_done
         needed = execution_order(targets, fed_ids)
         order = execution_order(targets, fed_ids, captures=False)
         for op in needed:
@@ -166,6 +170,7 @@ class Session:
         self.graph = graph or get_default_graph()
         self._values: dict[str, object] = {}
         self._plans: dict[tuple, _Plan] = {}
+        self._host_parts: dict[tuple, object] = {}  # h15input: host ops of a fetch set
         self._runs = 0
         self._closed = False
         self.compile_count = 0
@@ -207,14 +212,24 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         leaves, treedef = jax.tree_util.tree_flatten(fetches)
         leaves = [self._element(leaf) for leaf in leaves]
+        for leaf in leaves:
+            if leaf.graph is not self.graph:
+                raise ValueError(f"fetch {leaf.name!r} is not an element of this session's graph")
         fed, values = self._feeds(feed_dict or {})
+        results = [None] * len(leaves)
+        host = self._host_part(leaves, fed)  # h15input: host-side ops run first
+        if host is not None:
+            leaves, fed, values = host.run(self, leaves, fed, values, results)
+            if not leaves:
+                self._runs += 1
+                return jax.tree_util.tree_unflatten(treedef, results)
         key = (
             tuple(id(leaf) for leaf in leaves),
             tuple((t.op.id, v.shape, v.dtype) for t, v in zip(fed, values, strict=True)),
         )
         plan = self._plans.get(key)
         if plan is None:
-            plan = _Plan(self, leaves, fed, values)
+            plan = _Plan(self, leaves, fed, values, host.done if host else frozenset())
             self._plans[key] = plan
             self.compile_count += 1
         else:
@@ -223,8 +238,10 @@ class Session:
         self._runs += 1
         self._values.update(writes)  # fresh buffers: jit copies outputs that equal inputs
         fetched = jax.device_get(outs)
-        results = [None] * len(leaves)
-        for slot, value, host_fn in zip(plan.tensor_slots, fetched, plan.host_fns, strict=True):
+        slots = host.slots if host is not None else range(len(results))
+        for slot, value, host_fn in zip(
+            [slots[i] for i in plan.tensor_slots], fetched, plan.host_fns, strict=True
+        ):
             value = np.asarray(value) if not isinstance(value, tuple) else value
             if host_fn is not None:
                 value = host_fn(value)
@@ -232,6 +249,15 @@ class Session:
                 value = value[()]
             results[slot] = value
         return jax.tree_util.tree_unflatten(treedef, results)
+
+    def _host_part(self, leaves: list, fed: list[Tensor]):
+        """The host-side ops (`jaxcourse.compat.v1.host`) the fetches need, or None."""
+        key = (tuple(id(leaf) for leaf in leaves), tuple(t.op.id for t in fed))
+        if key not in self._host_parts:
+            from jaxcourse.compat.v1.host import HostPart
+
+            self._host_parts[key] = HostPart.find(leaves, fed)
+        return self._host_parts[key]
 
     def plan_args(self, plan: _Plan, feed_values: list) -> tuple:
         donated = {n: self._values[n] for n in plan.donated}
