@@ -9,22 +9,7 @@ on the device. The graph's jaxpr can be shown as text (`graph.as_jaxpr_text()`),
 sess.graph)`). See docs/compat_v1.md for what is supported.
 """
 
-from jaxcourse.compat.v1 import errors, nn, summary, train
-
-# isort: split
-# h15input
-from jaxcourse.compat.v1 import data, io, python_io
-from jaxcourse.compat.v1.io_ops import (
-    FixedLenFeature,
-    VarLenFeature,
-    decode_raw,
-    parse_example,
-    parse_single_example,
-)
-from jaxcourse.compat.v1.queues import TFRecordReader
-
-# end h15input
-# isort: split
+from jaxcourse.compat.v1 import errors, nn, strings, summary, train
 from jaxcourse.compat.v1.dtypes import (
     as_dtype,
     bfloat16,
@@ -66,6 +51,7 @@ from jaxcourse.compat.v1.ops import (
     clip_by_value,
     concat,
     constant,
+    div,
     divide,
     equal,
     exp,
@@ -83,6 +69,7 @@ from jaxcourse.compat.v1.ops import (
     logical_and,
     logical_not,
     logical_or,
+    logical_xor,
     matmul,
     maximum,
     minimum,
@@ -95,9 +82,11 @@ from jaxcourse.compat.v1.ops import (
     ones,
     ones_like,
     placeholder,
+    placeholder_with_default,
     pow,  # noqa: A004
     random_normal,
     random_uniform,
+    rank,
     reduce_all,
     reduce_any,
     reduce_max,
@@ -110,6 +99,8 @@ from jaxcourse.compat.v1.ops import (
     shape,
     sigmoid,
     sign,
+    size,
+    split,
     sqrt,
     square,
     squared_difference,
@@ -120,6 +111,7 @@ from jaxcourse.compat.v1.ops import (
     transpose,
     truediv,
     truncated_normal,
+    unstack,
     where,
     zeros,
     zeros_like,
@@ -148,9 +140,15 @@ from jaxcourse.compat.v1.variables import (
     zeros_initializer,
 )
 
+string_join = strings.join
+reduce_join = strings.reduce_join
+string_to_number = strings.to_number
+as_string = strings.as_string
+regex_replace = strings.regex_replace
+substr = strings.substr
+
 sub = subtract
 mul = multiply
-div = divide
 neg = negative
 
 
@@ -165,3 +163,17 @@ def get_collection(key: str, scope: str | None = None) -> list:
 
 def add_to_collection(name: str, value) -> None:
     get_default_graph().add_to_collection(name, value)
+
+
+# h15input: input pipelines (tf.data, TFRecord files, queue-style input)
+from jaxcourse.compat.v1 import data, io, python_io  # noqa: E402
+from jaxcourse.compat.v1.io_ops import (  # noqa: E402
+    FixedLenFeature,
+    VarLenFeature,
+    decode_raw,
+    parse_example,
+    parse_single_example,
+)
+from jaxcourse.compat.v1.queues import TFRecordReader  # noqa: E402
+
+# end h15input

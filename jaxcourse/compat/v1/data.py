@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Iterator as PyIterator
 
 import jax
@@ -25,15 +24,22 @@ import numpy as np
 
 from jaxcourse.compat import tf_random
 from jaxcourse.compat.v1 import dtypes
-from jaxcourse.compat.v1.errors import FailedPreconditionError, OutOfRangeError
+from jaxcourse.compat.v1.errors import FailedPreconditionError, NotFoundError, OutOfRangeError
 from jaxcourse.compat.v1.graph import (
     Operation,
     Tensor,
     TensorShape,
     convert_to_tensor,
+    make_host_op,
     make_op,
 )
-from jaxcourse.compat.v1.host import stack_values, subgraph_function
+from jaxcourse.compat.v1.host import (
+    GraphFunction,
+    PerSession,
+    element_value,
+    graph_dtype,
+    stack_values,
+)
 
 
 class _Spec:
@@ -69,15 +75,19 @@ def as_array(value) -> np.ndarray:
     return array
 
 
-def _element_value(array):
-    """One element's component: 0-d string arrays become bytes, other arrays stay."""
-    if isinstance(array, np.ndarray) and array.dtype == object and array.ndim == 0:
-        return array[()]
-    return array
+class _Context:
+    """What a dataset is initialised with: the session and the values of captured tensors."""
+
+    def __init__(self, session, captured: list[Tensor], values: Sequence):
+        self.session = session
+        self._values = dict(zip(captured, values, strict=True))
+
+    def value(self, tensor: Tensor):
+        return self._values[tensor]
 
 
 class Dataset:
-    """A TF1 `tf.data.Dataset`: `instantiate(ev)` makes the per-initialisation state and
+    """A TF1 `tf.data.Dataset`: `instantiate(ctx)` makes the per-initialisation state and
     returns a function giving fresh Python iterators (one per pass, e.g. per `repeat`)."""
 
     def __init__(self, instantiate: Callable, structure):
@@ -121,7 +131,7 @@ class Dataset:
         """`range(stop)`, `range(start, stop[, step])`: int64 scalars, as TF's."""
         values = builtins_range(*args)
         dtype = np.dtype(output_type)
-        return Dataset(lambda ev: lambda: (np.array(v, dtype) for v in values), _Spec(dtype, ()))
+        return Dataset(lambda ctx: lambda: (np.array(v, dtype) for v in values), _Spec(dtype, ()))
 
     @staticmethod
     def zip(datasets) -> Dataset:
@@ -129,8 +139,8 @@ class Dataset:
             datasets, is_leaf=lambda d: isinstance(d, Dataset)
         )
 
-        def instantiate(ev):
-            makers = [d._instantiate(ev) for d in leaves]
+        def instantiate(ctx):
+            makers = [d._instantiate(ctx) for d in leaves]
             return lambda: (
                 jax.tree_util.tree_unflatten(treedef, list(parts))
                 for parts in zip(*(make() for make in makers), strict=False)
@@ -147,9 +157,9 @@ class Dataset:
         """Apply `map_func` (traced once into the graph) to every element."""
         fn, structure = _traced(map_func, self._structure, "map")
 
-        def instantiate(ev):
-            make = self._instantiate(ev)
-            session = ev.session
+        def instantiate(ctx):
+            make = self._instantiate(ctx)
+            session = ctx.session
             return lambda: (fn(session, element) for element in make())
 
         return self._derived(instantiate, structure)
@@ -158,9 +168,9 @@ class Dataset:
         """Keep the elements for which `predicate` (traced once) is true."""
         fn, _ = _traced(predicate, self._structure, "filter")
 
-        def instantiate(ev):
-            make = self._instantiate(ev)
-            session = ev.session
+        def instantiate(ctx):
+            make = self._instantiate(ctx)
+            session = ctx.session
             return lambda: (e for e in make() if bool(np.asarray(fn(session, e))))
 
         return self._derived(instantiate)
@@ -181,8 +191,8 @@ class Dataset:
                     treedef, [stack_values(list(c)) for c in columns]
                 )
 
-        def instantiate(ev):
-            make = self._instantiate(ev)
+        def instantiate(ctx):
+            make = self._instantiate(ctx)
             return lambda: batches(make)
 
         first = batch_size if drop_remainder else None
@@ -196,8 +206,8 @@ class Dataset:
         """Repeat the input `count` times (`None` or -1: forever)."""
         count = None if count is None or int(count) < 0 else int(count)
 
-        def instantiate(ev):
-            make = self._instantiate(ev)
+        def instantiate(ctx):
+            make = self._instantiate(ctx)
             passes = itertools.count() if count is None else builtins_range(count)
             return lambda: (e for _ in passes for e in make())
 
@@ -211,8 +221,8 @@ class Dataset:
         if seed is None:
             seed, seed2 = (int.from_bytes(os.urandom(8), "little") for _ in range(2))
 
-        def instantiate(ev):
-            make = self._instantiate(ev)
+        def instantiate(ctx):
+            make = self._instantiate(ctx)
             seeds = tf_random.PhiloxStream(seed, seed2)  # TF's per-initialisation seed generator
 
             def new_iterator():
@@ -230,8 +240,8 @@ class Dataset:
     def take(self, count: int) -> Dataset:
         count = int(count)
 
-        def instantiate(ev):
-            make = self._instantiate(ev)
+        def instantiate(ctx):
+            make = self._instantiate(ctx)
             return lambda: itertools.islice(make(), None if count < 0 else count)
 
         return self._derived(instantiate)
@@ -239,8 +249,8 @@ class Dataset:
     def skip(self, count: int) -> Dataset:
         count = int(count)
 
-        def instantiate(ev):
-            make = self._instantiate(ev)
+        def instantiate(ctx):
+            make = self._instantiate(ctx)
             return lambda: itertools.islice(make(), max(count, 0), None)
 
         return self._derived(instantiate)
@@ -290,9 +300,9 @@ def _from_values(tensors, sliced: bool) -> Dataset:
             f"from_tensor_slices: all components need the same first dimension, got {sorted(sizes)}"
         )
 
-    def instantiate(ev):
+    def instantiate(ctx):
         values = [
-            as_array(ev.value(t)) if a is None else a for t, a in zip(leaves, arrays, strict=True)
+            as_array(ctx.value(t)) if a is None else a for t, a in zip(leaves, arrays, strict=True)
         ]
         if sliced:
             lengths = {len(v) for v in values}
@@ -302,10 +312,10 @@ def _from_values(tensors, sliced: bool) -> Dataset:
                 )
             n = lengths.pop()
             return lambda: (
-                jax.tree_util.tree_unflatten(treedef, [_element_value(v[i]) for v in values])
+                jax.tree_util.tree_unflatten(treedef, [element_value(v[i]) for v in values])
                 for i in builtins_range(n)
             )
-        element = jax.tree_util.tree_unflatten(treedef, [_element_value(v) for v in values])
+        element = jax.tree_util.tree_unflatten(treedef, [element_value(v) for v in values])
         return lambda: iter([element])
 
     out = Dataset(instantiate, jax.tree_util.tree_unflatten(treedef, specs))
@@ -334,8 +344,8 @@ def _buffer_shuffle(source: PyIterator, buffer_size: int, stream) -> PyIterator:
 
 
 def _traced(func, structure, what: str):
-    """`func` traced on placeholder-like tensors of `structure`: (per-element function, specs
-    of its result)."""
+    """`func` traced on argument tensors of `structure`: (per-element function, specs of its
+    result)."""
     specs, treedef = _flatten(structure)
     inputs = [
         make_op(
@@ -353,11 +363,10 @@ def _traced(func, structure, what: str):
     result = func(*args) if isinstance(args, tuple) else func(args)
     out_leaves, out_treedef = _flatten(result)
     outputs = [convert_to_tensor(t) for t in out_leaves]
-    run = subgraph_function(inputs, outputs)
+    run = GraphFunction(inputs, outputs)
 
     def apply(session, element):
-        values = run(session, _flatten(element)[0])
-        return jax.tree_util.tree_unflatten(out_treedef, [_element_value(v) for v in values])
+        return jax.tree_util.tree_unflatten(out_treedef, run(session, _flatten(element)[0]))
 
     out_specs = jax.tree_util.tree_unflatten(
         out_treedef, [_Spec(t.dtype, t.shape) for t in outputs]
@@ -365,7 +374,7 @@ def _traced(func, structure, what: str):
     return apply, out_specs
 
 
-def _never_computed(ev):
+def _never_computed(ctx):
     raise AssertionError("a dataset function's argument is given, never computed")
 
 
@@ -382,13 +391,11 @@ class TFRecordDataset(Dataset):
             )
         names = filenames if isinstance(filenames, Tensor) else as_array(filenames)
 
-        def instantiate(ev):
-            files = as_array(ev.value(names)) if isinstance(names, Tensor) else names
+        def instantiate(ctx):
+            files = as_array(ctx.value(names)) if isinstance(names, Tensor) else names
             paths = [f.decode() if isinstance(f, bytes) else str(f) for f in files.ravel()]
             for path in paths:
                 if not os.path.isfile(path):
-                    from jaxcourse.compat.v1.errors import NotFoundError
-
                     raise NotFoundError(f"TFRecordDataset: no file '{path}'")
             return lambda: (record for path in paths for record in read_tfrecord(path))
 
@@ -409,7 +416,7 @@ class TextLineDataset(Dataset):
                 with open(path, "rb") as f:
                     yield from (line.rstrip(b"\r\n") for line in f)
 
-        super().__init__(lambda ev: lines, _Spec(object, ()))
+        super().__init__(lambda ctx: lines, _Spec(object, ()))
 
 
 class Iterator:
@@ -418,7 +425,7 @@ class Iterator:
     def __init__(self, structure, one_shot: Dataset | None = None):
         self._structure = structure
         self._one_shot = one_shot
-        self._state: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # session -> iter
+        self._iterators = PerSession()  # session -> Python iterator of elements
         self.initializer: Operation | None = None
 
     @staticmethod
@@ -443,55 +450,52 @@ class Iterator:
                 f"match the iterator's {self.output_types}"
             )
 
-        def compute(ev, *captured):
-            self._state[ev.session] = dataset._instantiate(ev)()
+        def compute(hv, *captured):
+            ctx = _Context(hv.session, dataset._captured, captured)
+            self._iterators.set(hv.session, dataset._instantiate(ctx)())
 
-        op = make_op("MakeIterator", compute, dataset._captured, name or "MakeIterator", outputs=0)
-        op.host = True
-        return op
-
-    def _iterator(self, ev):
-        it = self._state.get(ev.session)
-        if it is None and self._one_shot is not None:
-            it = self._state[ev.session] = self._one_shot._instantiate(ev)()
-        if it is None:
-            raise FailedPreconditionError(
-                "GetNext() failed because the iterator has not been initialized: run "
-                "sess.run(iterator.initializer) for this iterator first"
-            )
-        return it
+        return make_host_op(
+            "MakeIterator",
+            compute,
+            dataset._captured,
+            name or "MakeIterator",
+            dtype=dtypes.float32,
+            outputs=0,
+        )
 
     def get_next(self, name=None):
         """Tensors holding the next element; every run that needs them takes one element."""
         specs, treedef = _flatten(self._structure)
-        group = object()
+        types = [graph_dtype(s.dtype) for s in specs]
+        captured = self._one_shot._captured if self._one_shot is not None else []
 
-        def component(i):
-            def compute(ev):
-                cache = ev.host_cache
-                if group not in cache:
-                    try:
-                        cache[group] = _flatten(next(self._iterator(ev)))[0]
-                    except StopIteration:
-                        raise OutOfRangeError("End of sequence") from None
-                return cache[group][i]
+        def compute(hv, *captured_values):
+            def start():
+                ctx = _Context(hv.session, captured, captured_values)
+                return self._one_shot._instantiate(ctx)()
 
-            return compute
+            iterator = self._iterators.get(hv.session, start if self._one_shot else None)
+            if iterator is None:
+                raise FailedPreconditionError(
+                    "GetNext() failed because the iterator has not been initialized: run "
+                    "sess.run(iterator.initializer) for this iterator first"
+                )
+            try:
+                values = _flatten(next(iterator))[0]
+            except StopIteration:
+                raise OutOfRangeError("End of sequence") from None
+            return values[0] if len(values) == 1 else tuple(values)
 
-        tensors = []
-        for i, spec in enumerate(specs):
-            t = make_op(
-                "IteratorGetNext",
-                component(i),
-                (),
-                name or "IteratorGetNext",
-                shape=spec.shape,
-                dtype=spec.dtype,
-                infer_shape=False,
-            )
-            t.op.host = True
-            tensors.append(t)
-        return jax.tree_util.tree_unflatten(treedef, tensors)
+        out = make_host_op(
+            "IteratorGetNext",
+            compute,
+            captured,
+            name or "IteratorGetNext",
+            shape=specs[0].shape if len(specs) == 1 else [s.shape for s in specs],
+            dtype=types[0] if len(specs) == 1 else types,
+            outputs=len(specs),
+        )
+        return jax.tree_util.tree_unflatten(treedef, [out] if len(specs) == 1 else out)
 
 
 def make_one_shot_iterator(dataset: Dataset) -> Iterator:

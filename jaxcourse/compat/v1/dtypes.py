@@ -27,6 +27,12 @@ def as_dtype(dtype) -> np.dtype:
         raise TypeError(f"not a dtype: {dtype!r} (expected e.g. tf.float32 or 'int32')") from None
 
 
+def name_of(dtype) -> str:
+    """TF's name of a dtype: 'float32', 'int32', 'string' (NumPy's object dtype), ..."""
+    dtype = np.dtype(dtype)
+    return "string" if dtype == string else dtype.name
+
+
 def default_dtype(value) -> np.dtype:
     """TF's dtype for a Python/NumPy value: float -> float32, int -> int32, else its own."""
     arr = np.asarray(value)
@@ -35,3 +41,19 @@ def default_dtype(value) -> np.dtype:
     if arr.dtype == np.int64 and not isinstance(value, np.ndarray | np.generic):
         return int32
     return arr.dtype
+
+
+def as_bytes_array(value) -> np.ndarray:
+    """Text as a NumPy object array of bytes (str is UTF-8 encoded), TF's string values."""
+    array = np.asarray(value, dtype=object)
+    return np.vectorize(_as_bytes, otypes=[object])(array) if array.size else array
+
+
+def _as_bytes(value) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, np.bytes_ | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"expected bytes or str for a string tensor, got {type(value).__name__}")

@@ -21,6 +21,5 @@ class NotFoundError(OpError, FileNotFoundError):
     """A checkpoint or a graph element does not exist."""
 
 
-# h15input
-class OutOfRangeError(OpError, IndexError):
-    """An input pipeline (iterator, queue, reader) has no more elements."""
+class OutOfRangeError(OpError):
+    """An input (an iterator, a queue) is exhausted."""

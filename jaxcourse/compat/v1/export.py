@@ -38,24 +38,33 @@ def trace_graph(graph: Graph, fetches=None):
     """(closed jaxpr, input names, input op types, output names) of the graph, or of the part
     that `fetches` need."""
     targets = _targets(graph, fetches)
-    needed = execution_order(targets, set())
-    order = execution_order(targets, set(), captures=False)
+    everything = execution_order(targets, set())
+    sources = {op.id for op in everything if op.host or op.type == "Placeholder"}
+    needed = execution_order(targets, sources)
+    order = execution_order(targets, sources, captures=False)
     variables = [op.outputs[0] for op in needed if op.type == "VariableV2"]
-    placeholders = [op.outputs[0] for op in needed if op.type == "Placeholder"]
+    placeholders = [
+        t
+        for op in everything
+        if op.id in sources
+        for t in op.outputs
+        if t.dtype != np.dtype(object)
+    ]
     consumed = {t.op.id for op in order for t in op.inputs + op.captures}
     sinks = [op for op in order if op.outputs and op.id not in consumed]
     base_key = jax.random.key(graph.seed or 0)
 
     def graph_fn(var_values, fed_values, counter):
-        fed = {t.op.id: v for t, v in zip(placeholders, fed_values, strict=True)}
+        fed = {t.ref: v for t, v in zip(placeholders, fed_values, strict=True)}
         ev = Evaluation(
             dict(zip([v.op.name for v in variables], var_values, strict=True)),
             fed,
             base_key,
             counter,
+            stop=sources,
         )
         ev.evaluate(order)
-        return [ev.values[op.id] for op in sinks], ev.writes
+        return [[ev.values[t.ref] for t in op.outputs] for op in sinks], ev.writes
 
     var_avals = [v.template for v in variables]
     counter = jax.ShapeDtypeStruct((), np.uint32)
@@ -71,7 +80,8 @@ def trace_graph(graph: Graph, fetches=None):
             suffix = jax.tree_util.keystr(tuple(path), simple=True, separator="/")
             input_names.append(variable.op.name + (f"/{suffix}" if suffix else ""))
     input_ops = ["VariableV2"] * len(input_names) + ["Placeholder"] * len(placeholders)
-    input_names += [t.op.name for t in placeholders] + ["run_counter"]
+    input_names += [t.op.name if t.value_index == 0 else t.name for t in placeholders]
+    input_names.append("run_counter")
     input_ops.append("Input")
     output_names = []
     for op, value in zip(sinks, out_shape[0], strict=True):

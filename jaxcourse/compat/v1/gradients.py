@@ -23,7 +23,7 @@ def grad_values(ev: Evaluation, ys: Sequence[Tensor], xs: Sequence[Tensor]) -> l
     def objective(values):
         sub = ev.fork({})
         for x, value in zip(xs, values, strict=True):
-            sub.values[x.op.id] = value  # x is held fixed, like a fed tensor
+            sub.values[x.ref] = value  # x is held fixed, like a fed tensor
         return sum(jnp.sum(sub.value(y)).astype(jnp.float32) for y in ys)
 
     return list(jax.grad(objective)(primals))

@@ -15,9 +15,9 @@ import numpy as np
 from tensorflow_datasets.proto import tf_example_generated_pb2 as _example_pb2
 from tensorflow_datasets.proto import tf_feature_generated_pb2 as _feature_pb2
 
-from jaxcourse.compat.v1 import dtypes
 from jaxcourse.compat.v1.errors import InvalidArgumentError
-from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
+from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_host_op
+from jaxcourse.compat.v1.host import graph_dtype, stack_values
 from jaxcourse.records import tfrecord
 
 Example = _example_pb2.Example
@@ -111,53 +111,49 @@ def _feature_values(feature, spec: FixedLenFeature, key: str) -> np.ndarray:
     return np.asarray(raw, np.float32 if dtype.kind == "f" else np.int64).reshape(shape)
 
 
-def _parse_one(serialized, features: dict) -> dict:
+def _parse_one(serialized, features: dict) -> list:
+    serialized = serialized[()] if isinstance(serialized, np.ndarray) else serialized
     if not isinstance(serialized, bytes):
         raise InvalidArgumentError(
             f"parse_single_example needs one serialized Example (bytes), got {serialized!r:.60}"
         )
     example = Example.FromString(serialized)
     fmap = example.features.feature
-    return {
-        key: _feature_values(fmap[key] if key in fmap else None, spec, key)
+    return [
+        _feature_values(fmap[key] if key in fmap else None, spec, key)
         for key, spec in features.items()
-    }
-
-
-def _check_features(features: dict, what: str) -> None:
-    for key, spec in features.items():
-        if not isinstance(spec, FixedLenFeature):
-            raise NotImplementedError(
-                f"{what}: feature '{key}' is a {type(spec).__name__}; only "
-                "tf.FixedLenFeature is supported (store fixed-size lists or raw bytes)"
-            )
+    ]
 
 
 def _parse_op(what: str, serialized, features: dict, batched: bool, name) -> dict:
-    _check_features(features, what)
-    serialized = convert_to_tensor(serialized)
-    group = object()
-    out = {}
     for key, spec in features.items():
+        if not isinstance(spec, FixedLenFeature):
+            raise NotImplementedError(
+                f"tf.{what}: feature '{key}' is a {type(spec).__name__}; only "
+                "tf.FixedLenFeature is supported (store fixed-size lists or raw bytes)"
+            )
 
-        def compute(ev, records, key=key):
-            cache = ev.host_cache
-            if group not in cache:
-                if batched:
-                    rows = [_parse_one(r, features) for r in np.asarray(records, object).ravel()]
-                    cache[group] = {k: np.stack([row[k] for row in rows]) for k in features}
-                else:
-                    cache[group] = _parse_one(records, features)
-            return cache[group][key]
+    def compute(hv, records):
+        if batched:
+            rows = [_parse_one(r, features) for r in np.asarray(records, object).ravel()]
+            values = [stack_values([row[i] for row in rows]) for i in range(len(features))]
+        else:
+            values = _parse_one(records, features)
+        return values[0] if len(values) == 1 else tuple(values)
 
-        dtype = np.dtype(spec.dtype)
-        shape = (None, *spec.shape) if batched else tuple(spec.shape)
-        tensor = make_op(
-            what, compute, [serialized], name or what, shape=shape, dtype=dtype, infer_shape=False
-        )
-        tensor.op.host = True
-        out[key] = tensor
-    return out
+    specs = list(features.values())
+    shapes = [(None, *s.shape) if batched else tuple(s.shape) for s in specs]
+    types = [graph_dtype(s.dtype) for s in specs]
+    out = make_host_op(
+        what,
+        compute,
+        [serialized],
+        name or what,
+        shape=shapes[0] if len(specs) == 1 else shapes,
+        dtype=types[0] if len(specs) == 1 else types,
+        outputs=len(specs),
+    )
+    return dict(zip(features, [out] if len(specs) == 1 else out, strict=True))
 
 
 def parse_single_example(serialized, features: dict, name=None, example_names=None) -> dict:
@@ -172,29 +168,22 @@ def parse_example(serialized, features: dict, name=None, example_names=None) -> 
 
 def decode_raw(input_bytes, out_type, little_endian: bool = True, name=None) -> Tensor:
     """The bytes of a string tensor as a vector of `out_type` (one row per string)."""
-    out_type = np.dtype(out_type).newbyteorder("<" if little_endian else ">")
+    stored = np.dtype(out_type).newbyteorder("<" if little_endian else ">")
+    native = stored.newbyteorder("=")
     source = convert_to_tensor(input_bytes)
 
-    def compute(ev, value):
-        if isinstance(value, bytes):
-            return np.frombuffer(value, out_type).astype(out_type.newbyteorder("="))
-        rows = [np.frombuffer(v, out_type) for v in np.asarray(value, object).ravel()]
+    def compute(hv, value):
+        strings = np.asarray(value, object)
+        rows = [np.frombuffer(v, stored).astype(native) for v in strings.ravel()]
         if len({len(r) for r in rows}) > 1:
             raise InvalidArgumentError(
-                f"decode_raw: the strings of '{source.op.name}' decode to different lengths"
+                f"decode_raw: the strings of '{source.name}' decode to different lengths "
+                f"({sorted({len(r) for r in rows})})"
             )
-        stacked = np.stack(rows).astype(out_type.newbyteorder("="))
-        return stacked.reshape(*np.shape(value), -1)
+        width = len(rows[0]) if rows else 0
+        return np.stack(rows).reshape(*strings.shape, width) if rows else np.zeros((0, 0), native)
 
     shape = None if source.shape is None else (*source.shape, None)
-    tensor = make_op(
-        "DecodeRaw",
-        compute,
-        [source],
-        name or "DecodeRaw",
-        shape=shape,
-        dtype=dtypes.as_dtype(out_type.newbyteorder("=")),
-        infer_shape=False,
+    return make_host_op(
+        "DecodeRaw", compute, [source], name or "DecodeRaw", shape=shape, dtype=native
     )
-    tensor.op.host = True
-    return tensor

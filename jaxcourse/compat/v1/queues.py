@@ -19,15 +19,15 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import weakref
 
 import jax
 import numpy as np
 
 from jaxcourse.compat import tf_random
+from jaxcourse.compat.v1 import dtypes
 from jaxcourse.compat.v1.errors import NotFoundError, OutOfRangeError
-from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
-from jaxcourse.compat.v1.host import stack_values, subgraph_function
+from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_host_op
+from jaxcourse.compat.v1.host import GraphFunction, PerSession, stack_values
 
 
 def _rng(seed) -> np.random.RandomState:
@@ -36,27 +36,8 @@ def _rng(seed) -> np.random.RandomState:
     return np.random.RandomState(None if seed1 is None else (seed1 * 7919 + seed2) % 2**32)
 
 
-def _host_tensor(op_type: str, compute, inputs, name, shape, dtype) -> Tensor:
-    tensor = make_op(op_type, compute, inputs, name, shape=shape, dtype=dtype, infer_shape=False)
-    tensor.op.host = True
-    return tensor
-
-
 def _paths(values) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
-
-
-class _PerSession:
-    """State kept per session (a queue's contents, a reader's position)."""
-
-    def __init__(self, make):
-        self._make = make
-        self._states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def get(self, ev):
-        if ev.session not in self._states:
-            self._states[ev.session] = self._make(ev)
-        return self._states[ev.session]
 
 
 class FilenameQueue:
@@ -64,30 +45,47 @@ class FilenameQueue:
 
     def __init__(self, strings, num_epochs, shuffle: bool, seed, name: str):
         self.name = name
+        self.strings = strings if isinstance(strings, Tensor) else None
         rng = _rng(seed)
 
-        def make(ev):
-            values = ev.value(strings) if isinstance(strings, Tensor) else strings
-            items = list(np.asarray(values, object).ravel())
+        def items(values):
+            values = list(np.asarray(values, object).ravel())
             epochs = itertools.count() if num_epochs is None else range(int(num_epochs))
-            return (
-                items[i]
-                for _ in epochs
-                for i in (rng.permutation(len(items)) if shuffle else range(len(items)))
-            )
+            for _ in epochs:
+                yield from (
+                    values[i]
+                    for i in (rng.permutation(len(values)) if shuffle else range(len(values)))
+                )
 
-        self._items = _PerSession(make)
+        self._items = items
+        self._constant = None if self.strings is not None else strings
+        self._state = PerSession()
 
-    def next_item(self, ev):
+    def next_item(self, session, strings_value=None):
+        """The next string; `strings_value` is the value of a tensor-valued string list."""
+        values = self._constant if self.strings is None else strings_value
+        queue = self._state.get(session, lambda: self._items(values))
         try:
-            return next(self._items.get(ev))
+            return next(queue)
         except StopIteration:
             raise OutOfRangeError(
                 f"FIFOQueue '{self.name}' is closed and has insufficient elements"
             ) from None
 
+    @property
+    def inputs(self) -> list[Tensor]:
+        """The tensors an op taking items from this queue needs as inputs."""
+        return [] if self.strings is None else [self.strings]
+
     def dequeue(self, name=None) -> Tensor:
-        return _host_tensor("QueueDequeueV2", self.next_item, (), name, (), np.dtype(object))
+        return make_host_op(
+            "QueueDequeueV2",
+            lambda hv, *values: self.next_item(hv.session, *values),
+            self.inputs,
+            name or f"{self.name}_Dequeue",
+            shape=(),
+            dtype=dtypes.string,
+        )
 
 
 def string_input_producer(
@@ -117,70 +115,61 @@ class TFRecordReader:
     def read(self, queue: FilenameQueue, name=None):
         from jaxcourse.records import read_tfrecord
 
-        def make(ev):
-            def records():
-                while True:
-                    path = _paths([queue.next_item(ev)])[0]
-                    if not os.path.isfile(path):
-                        raise NotFoundError(f"TFRecordReader: no file '{path}'")
-                    for i, record in enumerate(read_tfrecord(path)):
-                        yield f"{path}:{i}".encode(), record
+        def records(session, strings_value):
+            while True:
+                path = _paths([queue.next_item(session, strings_value)])[0]
+                if not os.path.isfile(path):
+                    raise NotFoundError(f"TFRecordReader: no file '{path}'")
+                for i, record in enumerate(read_tfrecord(path)):
+                    yield f"{path}:{i}".encode(), record
 
-            return records()
+        def compute(hv, *strings_value):
+            state = hv.state()
+            if "records" not in state:
+                state["records"] = records(hv.session, *(strings_value or [None]))
+            return next(state["records"])
 
-        position = _PerSession(make)
-        group = object()
-
-        def part(index):
-            def compute(ev):
-                if group not in ev.host_cache:
-                    ev.host_cache[group] = next(position.get(ev))
-                return ev.host_cache[group][index]
-
-            return compute
-
-        base = name or "ReaderReadV2"
-        key = _host_tensor("ReaderReadV2", part(0), (), base, (), np.dtype(object))
-        value = _host_tensor("ReaderReadV2", part(1), (), base, (), np.dtype(object))
+        key, value = make_host_op(
+            "ReaderReadV2",
+            compute,
+            queue.inputs,
+            name or "ReaderReadV2",
+            shape=[(), ()],
+            dtype=[dtypes.string, dtypes.string],
+            outputs=2,
+        )
         return key, value
 
 
 def _batcher(tensors, batch_size: int, allow_smaller: bool, draw, name: str):
-    """Batch tensors whose values come from `draw(ev, example_fn)` (a list of examples)."""
+    """Batch tensors whose values come from `draw(state, example_fn)` (a list of examples)."""
     leaves, treedef = jax.tree_util.tree_flatten(tensors, is_leaf=lambda x: isinstance(x, Tensor))
     leaves = [convert_to_tensor(t) for t in leaves]
-    example = subgraph_function([], leaves)
-    group = object()
+    example = GraphFunction([], leaves)
 
-    def compute_part(index):
-        def compute(ev):
-            if group not in ev.host_cache:
-                rows = draw(ev, lambda: example(ev.session, []))
-                if not rows or (len(rows) < batch_size and not allow_smaller):
-                    raise OutOfRangeError(
-                        f"{name}: the input is exhausted (queue closed with {len(rows)} "
-                        f"elements, fewer than the batch size {batch_size})"
-                    )
-                ev.host_cache[group] = [
-                    stack_values([r[i] for r in rows]) for i in range(len(leaves))
-                ]
-            return ev.host_cache[group][index]
-
-        return compute
+    def compute(hv):
+        rows = draw(hv.state(), lambda: example(hv.session, []))
+        if not rows or (len(rows) < batch_size and not allow_smaller):
+            raise OutOfRangeError(
+                f"{name}: the input is exhausted (queue closed with {len(rows)} elements, "
+                f"fewer than the batch size {batch_size})"
+            )
+        columns = [stack_values([r[i] for r in rows]) for i in range(len(leaves))]
+        return columns[0] if len(columns) == 1 else tuple(columns)
 
     first = None if allow_smaller else batch_size
-    out = [
-        _host_tensor(
-            "QueueDequeueManyV2",
-            compute_part(i),
-            (),
-            name,
-            None if t.shape is None else (first, *t.shape),
-            t.dtype,
-        )
-        for i, t in enumerate(leaves)
-    ]
-    return jax.tree_util.tree_unflatten(treedef, out)
+    shapes = [None if t.shape is None else (first, *t.shape) for t in leaves]
+    types = [t.dtype for t in leaves]
+    out = make_host_op(
+        "QueueDequeueManyV2",
+        compute,
+        (),
+        name,
+        shape=shapes[0] if len(leaves) == 1 else shapes,
+        dtype=types[0] if len(leaves) == 1 else types,
+        outputs=len(leaves),
+    )
+    return jax.tree_util.tree_unflatten(treedef, [out] if len(leaves) == 1 else out)
 
 
 def _take(example, count: int) -> list:
@@ -205,7 +194,7 @@ def batch(
 ):
     """Batches of `batch_size` examples of `tensors` (a list or dict), in input order."""
     _no_enqueue_many(enqueue_many, "batch")
-    draw = lambda ev, example: _take(example, int(batch_size))  # noqa: E731
+    draw = lambda state, example: _take(example, int(batch_size))  # noqa: E731
     return _batcher(tensors, int(batch_size), allow_smaller_final_batch, draw, name or "batch")
 
 
@@ -230,18 +219,16 @@ def shuffle_batch(
             f"shuffle_batch: capacity ({capacity}) must be larger than min_after_dequeue ({keep})"
         )
     rng = _rng(seed)
-    buffers = _PerSession(lambda ev: {"rows": [], "closed": False})
 
-    def draw(ev, example):
-        state = buffers.get(ev)
-        rows = state["rows"]
-        if not state["closed"]:  # TF's queue runners keep the queue full
+    def draw(state, example):
+        rows = state.setdefault("rows", [])
+        if not state.get("closed"):  # TF's queue runners keep the queue full
             want = max(int(capacity), keep + batch_size) - len(rows)
             fresh = _take(example, want)
             state["closed"] = len(fresh) < want
             rows += fresh
         picked = []
-        while rows and len(picked) < batch_size and (state["closed"] or len(rows) > keep):
+        while rows and len(picked) < batch_size and (state.get("closed") or len(rows) > keep):
             picked.append(rows.pop(rng.randint(len(rows))))
         return picked
 

@@ -17,87 +17,14 @@ import warnings
 import jax
 import numpy as np
 
-from jaxcourse.compat.v1.errors import FailedPreconditionError, InvalidArgumentError, OpError
+from jaxcourse.compat.v1 import dtypes
+from jaxcourse.compat.v1.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    OutOfRangeError,
+)
+from jaxcourse.compat.v1.evaluation import Evaluation, execution_order, fed_op_ids
 from jaxcourse.compat.v1.graph import Graph, Operation, Tensor, get_default_graph
-
-
-class Evaluation:
-    """One traced run of a graph: op values, variable writes and random keys."""
-
-    def __init__(self, variables: dict, fed: dict, base_key, counter):
-        self.variables = variables
-        self.fed = fed
-        self.values = dict(fed)
-        self.writes: dict[str, object] = {}
-        self._base_key, self._counter = base_key, counter
-        self._run_key = None
-        self._current: Operation | None = None
-
-    def key(self):
-        """The random key of the op being evaluated (fresh per op and per run)."""
-        if self._run_key is None:
-            self._run_key = jax.random.fold_in(self._base_key, self._counter)
-        return jax.random.fold_in(self._run_key, self._current.seed)
-
-    def read(self, variable):
-        return self.variables[variable.op.name]
-
-    def write(self, variable, value) -> None:
-        self.writes[variable.op.name] = value
-
-    def fork(self, variables: dict) -> Evaluation:
-        """An evaluation of the same run that reads `variables` instead (for gradients)."""
-        child = Evaluation({**self.variables, **variables}, self.fed, self._base_key, self._counter)
-        child._run_key = self._run_key
-        return child
-
-    def value(self, tensor: Tensor):
-        """The value of `tensor`, evaluating the ops it needs."""
-        self.evaluate(execution_order([tensor.op], set(self.fed), captures=False))
-        return self.values[tensor.op.id]
-
-    def evaluate(self, order: list[Operation]) -> None:
-        for op in order:
-            if op.id in self.values:
-                continue
-            self._current = op
-            args = [self.values[t.op.id] for t in op.inputs]
-            with jax.named_scope(op.name):
-                try:
-                    self.values[op.id] = op.compute(self, *args)
-                except OpError:
-                    raise
-                except Exception as err:
-                    described = ", ".join(t.describe() for t in op.inputs) or "no inputs"
-                    raise InvalidArgumentError(
-                        f"op '{op.name}' ({op.type}) failed on {described}: {err}"
-                    ) from err
-
-
-def execution_order(
-    targets: list[Operation], fed_ids: set[int], captures: bool = True
-) -> list[Operation]:
-    """The ops needed for `targets`, dependencies first; fed ops are not evaluated.
-
-    With `captures=False`, the subgraphs that ops evaluate themselves (an optimizer's loss)
-    are left out: the order in which a run evaluates ops.
-    """
-    order, done = [], set()
-    for target in targets:
-        stack = [(target, False)]
-        while stack:
-            op, expanded = stack.pop()
-            if op.id in done:
-                continue
-            if expanded or op.id in fed_ids:
-                done.add(op.id)
-                if op.id not in fed_ids:
-                    order.append(op)
-                continue
-            stack.append((op, True))
-            deps = op.dependencies(captures)
-            stack += [(dep, False) for dep in reversed(deps) if dep.id not in done]
-    return order
 
 
 def _shape_text(shape) -> str:
@@ -108,29 +35,113 @@ def _shape_text(shape) -> str:
     )
 
 
+def _check_fed_placeholders(needed: list[Operation]) -> None:
+    for op in needed:
+        if op.type == "Placeholder":
+            t = op.outputs[0]
+            raise InvalidArgumentError(
+                f"you must feed a value for placeholder '{op.name}' (dtype "
+                f"{dtypes.name_of(t.dtype)}, shape {_shape_text(t.shape)}): pass "
+                f"feed_dict={{{op.name}: ...}}"
+            )
+
+
+class HostContext:
+    """What a host op's `compute(hv, ...)` sees: the session, its per-session state, the
+    run's feeds (tensor -> value) and `run_state`, a dict shared by the host ops of one run."""
+
+    def __init__(self, session: Session, op: Operation, feeds: dict, run_state: dict):
+        self.session, self.op, self.feeds, self.run_state = session, op, feeds, run_state
+
+    def state(self) -> dict:
+        """A dict this op keeps in this session between runs (an iterator's position)."""
+        return self.session._host_state.setdefault(self.op.id, {})
+
+
+def host_value(tensor: Tensor, value, what: str = "host op"):
+    """`value` as `tensor`'s dtype (strings: bytes) and shape; an error naming it otherwise."""
+    if tensor.dtype == dtypes.string:
+        array = dtypes.as_bytes_array(value)
+    else:
+        array = np.asarray(value)
+        if array.dtype != tensor.dtype:
+            if not np.can_cast(array.dtype, tensor.dtype, "same_kind"):
+                raise InvalidArgumentError(
+                    f"{what} '{tensor.name}' produced dtype {array.dtype}, expected "
+                    f"{dtypes.name_of(tensor.dtype)}"
+                )
+            array = array.astype(tensor.dtype)
+    shape = tensor.shape
+    if shape is not None and (
+        len(shape) != array.ndim
+        or any(d is not None and d != s for d, s in zip(shape, array.shape, strict=True))
+    ):
+        raise InvalidArgumentError(
+            f"{what} '{tensor.name}' produced shape {list(array.shape)}, expected "
+            f"{_shape_text(shape)}"
+        )
+    return array
+
+
+class _HostStage:
+    """The host side of one signature: the host ops a run needs (dependencies first), which
+    of their outputs the compiled part takes as inputs, and which fetches come from the host."""
+
+    def __init__(self, leaves: list, fed: list[Tensor]):
+        targets = [leaf.op if isinstance(leaf, Tensor) else leaf for leaf in leaves]
+        fed_ids = fed_op_ids(fed)
+        needed = execution_order(targets, fed_ids)
+        self.ops = [op for op in needed if op.host]
+        _check_fed_placeholders(needed)
+        host_refs = {t.ref for t in fed} | {t.ref for op in self.ops for t in op.outputs}
+        consumed = {t.ref for op in needed if not op.host for t in op.inputs + op.captures}
+        self.to_device = [
+            t
+            for op in self.ops
+            for t in op.outputs
+            if t.ref in consumed and t.dtype != dtypes.string
+        ]
+        self.on_host = [
+            (isinstance(leaf, Tensor) and leaf.ref in host_refs)
+            or (isinstance(leaf, Operation) and leaf.host)
+            for leaf in leaves
+        ]
+
+    def run(self, session: Session, env: dict) -> None:
+        """Evaluate the host ops into `env` (tensor -> value; holds the feeds)."""
+        run_state: dict = {}
+        for op in self.ops:
+            missing = [t for t in op.inputs if t not in env]
+            if missing:  # computed in the graph: a compiled run of their own
+                env.update(zip(missing, session.run_flat(missing, env), strict=True))
+            args = [env[t] for t in op.inputs]
+            try:
+                out = op.compute(HostContext(session, op, env, run_state), *args)
+            except (InvalidArgumentError, FailedPreconditionError, OutOfRangeError):
+                raise
+            except Exception as err:
+                described = ", ".join(t.describe() for t in op.inputs) or "no inputs"
+                raise InvalidArgumentError(
+                    f"host op '{op.name}' ({op.type}) failed on {described}: {err}"
+                ) from err
+            if not op.outputs:
+                continue
+            outs = [out] if len(op.outputs) == 1 else list(out)
+            for t, value in zip(op.outputs, outs, strict=True):
+                env[t] = host_value(t, value)
+
+
 class _Plan:
     """One compiled signature: what to feed, which variables it reads and writes."""
 
-    def __init__(
-        self,
-        session: Session,
-        leaves: list,
-        fed: list[Tensor],
-        feed_values: list,
-        host_done: frozenset = frozenset(),
-    ):
+    def __init__(self, session: Session, leaves: list, fed: list[Tensor], feed_values: list):
         graph = session.graph
         targets = [leaf.op if isinstance(leaf, Tensor) else leaf for leaf in leaves]
-        fed_ids = {t.op.id for t in fed} | host_done
+        # h15input: a host op with a fed output is done (its string outputs are not fed)
+        fed_ids = fed_op_ids(fed) | {t.op.id for t in fed if t.op.host}
         needed = execution_order(targets, fed_ids)
         order = execution_order(targets, fed_ids, captures=False)
-        for op in needed:
-            if op.type == "Placeholder":
-                t = op.outputs[0]
-                raise InvalidArgumentError(
-                    f"you must feed a value for placeholder '{op.name}' (dtype {t.dtype.name}, "
-                    f"shape {_shape_text(t.shape)}): pass feed_dict={{{op.name}: ...}}"
-                )
+        _check_fed_placeholders(needed)
         read = [op.outputs[0] for op in needed if op.type == "VariableV2"]
         written = {v.op.name: v for op in needed for v in op.writes}
         self.read_names = [v.op.name for v in read]
@@ -141,15 +152,19 @@ class _Plan:
         self.tensor_slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)]
         self.host_fns = [leaves[i].op.host_fn for i in self.tensor_slots]
         fetched = [leaves[i] for i in self.tensor_slots]
-        fed_op_ids = [t.op.id for t in fed]
+        fed_refs = [t.ref for t in fed]
         base_key = jax.random.key(graph.seed or 0)
 
         def run_fn(donated, kept, feeds, counter):
             ev = Evaluation(
-                {**kept, **donated}, dict(zip(fed_op_ids, feeds, strict=True)), base_key, counter
+                {**kept, **donated},
+                dict(zip(fed_refs, feeds, strict=True)),
+                base_key,
+                counter,
+                stop=fed_ids,
             )
             ev.evaluate(order)
-            outs = [ev.values[t.op.id] for t in fetched]
+            outs = [ev.values[t.ref] for t in fetched]
             return outs, {name: ev.writes[name] for name in self.written}
 
         session.check_initialized(read)
@@ -170,7 +185,8 @@ class Session:
         self.graph = graph or get_default_graph()
         self._values: dict[str, object] = {}
         self._plans: dict[tuple, _Plan] = {}
-        self._host_parts: dict[tuple, object] = {}  # h15input: host ops of a fetch set
+        self._stages: dict[tuple, _HostStage] = {}
+        self._host_state: dict[int, dict] = {}
         self._runs = 0
         self._closed = False
         self.compile_count = 0
@@ -200,36 +216,60 @@ class Session:
         self._closed = True
         self._values.clear()
         self._plans.clear()
+        self._stages.clear()
+        self._host_state.clear()
 
     # -- running ------------------------------------------------------------------------------
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Evaluate `fetches` (a tensor, op, name, or a nested list/tuple/dict of them).
 
-        Returns numpy values in the same structure (None for ops), after applying the
-        variable updates the run makes.
+        Returns numpy values in the same structure (None for ops; bytes for string tensors),
+        after applying the variable updates the run makes. `options` and `run_metadata`
+        (`tf.RunOptions`, `tf.RunMetadata`) are accepted and ignored.
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        leaves, treedef = jax.tree_util.tree_flatten(fetches)
-        leaves = [self._element(leaf) for leaf in leaves]
+        leaves, treedef = jax.tree_util.tree_flatten(fetches, is_leaf=lambda x: x is None)
         for leaf in leaves:
-            if leaf.graph is not self.graph:
-                raise ValueError(f"fetch {leaf.name!r} is not an element of this session's graph")
+            if leaf is None:
+                raise TypeError(f"Fetch argument None has invalid type {type(None)}")
+        leaves = [self._element(leaf) for leaf in leaves]
         fed, values = self._feeds(feed_dict or {})
-        results = [None] * len(leaves)
-        host = self._host_part(leaves, fed)  # h15input: host-side ops run first
-        if host is not None:
-            leaves, fed, values = host.run(self, leaves, fed, values, results)
-            if not leaves:
-                self._runs += 1
-                return jax.tree_util.tree_unflatten(treedef, results)
+        results = self.run_flat(leaves, dict(zip(fed, values, strict=True)))
+        return jax.tree_util.tree_unflatten(treedef, results)
+
+    def run_flat(self, leaves: list, env: dict) -> list:
+        """Values of `leaves` (tensors and ops) given `env` (fed tensor -> checked value):
+        host ops first, then one compiled call for the rest."""
+        stage_key = (tuple(id(leaf) for leaf in leaves), tuple(t.ref for t in env))
+        stage = self._stages.get(stage_key)
+        if stage is None:
+            stage = self._stages[stage_key] = _HostStage(leaves, list(env))
+        env = dict(env)
+        stage.run(self, env)
+        device_leaves = [leaf for leaf, host in zip(leaves, stage.on_host, strict=True) if not host]
+        fed = [t for t in env if t.dtype != dtypes.string]
+        device_values = self._run_compiled(device_leaves, fed, [env[t] for t in fed])
+        results = []
+        for leaf, host in zip(leaves, stage.on_host, strict=True):
+            if not host:
+                results.append(device_values.pop(0))
+            elif isinstance(leaf, Operation):
+                results.append(None)
+            else:
+                results.append(_fetched(env[leaf], leaf.op.host_fn))
+        return results
+
+    def _run_compiled(self, leaves: list, fed: list[Tensor], values: list) -> list:
+        if not leaves:
+            return []
         key = (
             tuple(id(leaf) for leaf in leaves),
-            tuple((t.op.id, v.shape, v.dtype) for t, v in zip(fed, values, strict=True)),
+            tuple((t.ref, v.shape, v.dtype) for t, v in zip(fed, values, strict=True)),
         )
         plan = self._plans.get(key)
         if plan is None:
-            plan = _Plan(self, leaves, fed, values, host.done if host else frozenset())
+            plan = _Plan(self, leaves, fed, values)
             self._plans[key] = plan
             self.compile_count += 1
         else:
@@ -238,26 +278,10 @@ class Session:
         self._runs += 1
         self._values.update(writes)  # fresh buffers: jit copies outputs that equal inputs
         fetched = jax.device_get(outs)
-        slots = host.slots if host is not None else range(len(results))
-        for slot, value, host_fn in zip(
-            [slots[i] for i in plan.tensor_slots], fetched, plan.host_fns, strict=True
-        ):
-            value = np.asarray(value) if not isinstance(value, tuple) else value
-            if host_fn is not None:
-                value = host_fn(value)
-            elif isinstance(value, np.ndarray) and value.ndim == 0:
-                value = value[()]
-            results[slot] = value
-        return jax.tree_util.tree_unflatten(treedef, results)
-
-    def _host_part(self, leaves: list, fed: list[Tensor]):
-        """The host-side ops (`jaxcourse.compat.v1.host`) the fetches need, or None."""
-        key = (tuple(id(leaf) for leaf in leaves), tuple(t.op.id for t in fed))
-        if key not in self._host_parts:
-            from jaxcourse.compat.v1.host import HostPart
-
-            self._host_parts[key] = HostPart.find(leaves, fed)
-        return self._host_parts[key]
+        results = [None] * len(leaves)
+        for slot, value, host_fn in zip(plan.tensor_slots, fetched, plan.host_fns, strict=True):
+            results[slot] = _fetched(value, host_fn)
+        return results
 
     def plan_args(self, plan: _Plan, feed_values: list) -> tuple:
         donated = {n: self._values[n] for n in plan.donated}
@@ -336,15 +360,39 @@ class InteractiveSession(Session):
         super().close()
 
 
+def _fetched(value, host_fn):
+    """What `run` returns for a fetched value: NumPy (a scalar for 0-d, bytes for a string)."""
+    value = np.asarray(value) if not isinstance(value, tuple) else value
+    if host_fn is not None:
+        return host_fn(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value[()]
+    return value
+
+
 def _check_feed(tensor: Tensor, value):
     """`value` as an array of `tensor`'s dtype; an error naming the tensor if it does not fit."""
-    array = value if isinstance(value, jax.Array) else np.asarray(value)
     kind = "placeholder" if tensor.op.type == "Placeholder" else "tensor"
+    if tensor.dtype == dtypes.string:
+        return host_value(tensor, value, f"the feed of {kind}")
+    try:
+        array = value if isinstance(value, jax.Array) else np.asarray(value)
+    except ValueError as err:
+        raise InvalidArgumentError(
+            f"{kind} '{tensor.op.name}' (dtype {dtypes.name_of(tensor.dtype)}, shape "
+            f"{_shape_text(tensor.shape)}) was fed a value that is not a rectangular array "
+            f"(a ragged list?): {err}"
+        ) from None
+    if array.dtype == object:
+        raise InvalidArgumentError(
+            f"{kind} '{tensor.op.name}' (dtype {dtypes.name_of(tensor.dtype)}) was fed "
+            f"{type(value).__name__} values that are not numbers"
+        )
     if array.dtype != tensor.dtype:
         if not np.can_cast(array.dtype, tensor.dtype, "same_kind"):
             raise InvalidArgumentError(
-                f"{kind} '{tensor.op.name}' expects dtype {tensor.dtype.name}, got a feed of "
-                f"dtype {array.dtype} (shape {list(array.shape)})"
+                f"{kind} '{tensor.op.name}' expects dtype {dtypes.name_of(tensor.dtype)}, got a "
+                f"feed of dtype {array.dtype} (shape {list(array.shape)})"
             )
         array = array.astype(tensor.dtype)
     shape = tensor.shape
@@ -354,7 +402,7 @@ def _check_feed(tensor: Tensor, value):
     ):
         raise InvalidArgumentError(
             f"{kind} '{tensor.op.name}' expects shape {_shape_text(shape)} "
-            f"(dtype {tensor.dtype.name}), got a feed of shape {list(array.shape)}"
+            f"(dtype {dtypes.name_of(tensor.dtype)}), got a feed of shape {list(array.shape)}"
         )
     return array
 
