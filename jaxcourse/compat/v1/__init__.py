@@ -129,6 +129,7 @@ from jaxcourse.compat.v1.variables import (
     global_variables_initializer,
     glorot_uniform_initializer,
     initialize_all_variables,
+    local_variables,
     local_variables_initializer,
     ones_initializer,
     random_normal_initializer,
@@ -165,6 +166,11 @@ def add_to_collection(name: str, value) -> None:
     get_default_graph().add_to_collection(name, value)
 
 
+# h15lib: libraries (tf.layers, tf.losses, tf.metrics, RNNs, tf.contrib)
+from jaxcourse.compat.v1 import contrib, layers, losses, metrics  # noqa: E402
+from jaxcourse.compat.v1.rnn import unstack  # noqa: E402
+
+# isort: split
 # h15input: input pipelines (tf.data, TFRecord files, queue-style input)
 from jaxcourse.compat.v1 import data, io, python_io  # noqa: E402
 from jaxcourse.compat.v1.io_ops import (  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
@@ -201,7 +202,7 @@ def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
     return _pool(
         "MaxPool",
         jax.lax.max,
-        lambda d: jnp.array(-jnp.inf, d),
+        lambda d: np.array(-np.inf, d),  # a NumPy constant: JAX sees the monoid, can differentiate
         value,
         ksize,
         strides,
@@ -212,5 +213,14 @@ def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
 
 def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> Tensor:
     return _pool(
-        "AvgPool", jax.lax.add, lambda d: jnp.zeros((), d), value, ksize, strides, padding, name
+        "AvgPool", jax.lax.add, lambda d: np.zeros((), d), value, ksize, strides, padding, name
     )
+
+
+# h15lib: RNNs (tf.nn.rnn_cell, dynamic_rnn, static_rnn, bidirectional_dynamic_rnn)
+from jaxcourse.compat.v1 import rnn_cell  # noqa: E402, F401
+from jaxcourse.compat.v1.rnn import (  # noqa: E402, F401
+    bidirectional_dynamic_rnn,
+    dynamic_rnn,
+    static_rnn,
+)

@@ -24,6 +24,7 @@ from jaxcourse.compat.v1.graph import (
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
+LOCAL_VARIABLES = "local_variables"  # h15lib: tf.metrics' counters
 
 
 class Variable(Tensor):
@@ -211,8 +212,13 @@ def global_variables_initializer() -> Operation:
 initialize_all_variables = global_variables_initializer
 
 
+def local_variables(scope: str | None = None) -> list[Variable]:
+    return get_default_graph().get_collection(LOCAL_VARIABLES, scope)
+
+
 def local_variables_initializer() -> Operation:
-    return ops.no_op(name="init_local")
+    """An op that initialises the local variables (tf.metrics' totals and counts)."""
+    return variables_initializer(local_variables(), name="init_local")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,13 +329,19 @@ def random_uniform_initializer(minval=0.0, maxval=None, seed=None, dtype=dtypes.
     return lambda shape, dtype=dtype: ops.random_uniform(shape, minval, maxval, dtype, seed)
 
 
+def fans(shape) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight shape: a conv kernel's receptive field counts in both."""
+    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    fan_in = shape[-2] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
+    fan_out = shape[-1] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
+    return fan_in, fan_out
+
+
 def glorot_uniform_initializer(seed=None, dtype=dtypes.float32):
     """U(-l, l), l = sqrt(6 / (fan_in + fan_out)): TF1's default for get_variable."""
 
     def init(shape, dtype=dtype):
-        receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
-        fan_in = shape[-2] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
-        fan_out = shape[-1] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
+        fan_in, fan_out = fans(shape)
         limit = math.sqrt(6.0 / max(1, fan_in + fan_out))
         return ops.random_uniform(shape, -limit, limit, dtype, seed)
 
