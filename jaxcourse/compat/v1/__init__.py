@@ -168,7 +168,6 @@ def add_to_collection(name: str, value) -> None:
 
 # h15lib: libraries (tf.layers, tf.losses, tf.metrics, RNNs, tf.contrib)
 from jaxcourse.compat.v1 import contrib, layers, losses, metrics  # noqa: E402
-from jaxcourse.compat.v1.rnn import unstack  # noqa: E402
 
 # isort: split
 # h15input: input pipelines (tf.data, TFRecord files, queue-style input)
