@@ -155,3 +155,21 @@ def test_missing_files_name_the_directory(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="train-images-idx3-ubyte.gz") as err:
         input_data.read_data_sets(tmp_path / "MNIST_data")
     assert "MNIST_data" in str(err.value)
+
+
+FASHION = Path(mnist.DEBIAN_DIRS["fashion_mnist"])
+
+
+@pytest.mark.skipif(
+    not (FASHION / "train-images-idx3-ubyte.gz").is_file(),
+    reason="Fashion-MNIST not installed (apt install dataset-fashion-mnist)",
+)
+def test_real_files_split_like_tf1():
+    """On the real files: 55,000 / 5,000 / 10,000, validation = the first 5,000 images."""
+    sets = input_data.read_data_sets(str(FASHION), one_hot=True)
+    assert [s.num_examples for s in sets] == [55000, 5000, 10000]
+    first = idx.read_idx(FASHION / "train-images-idx3-ubyte.gz")[:5000]
+    np.testing.assert_array_equal(
+        sets.validation.images, first.reshape(5000, 784).astype(np.float32) * np.float32(1 / 255)
+    )
+    assert sets.train.labels.dtype == np.float64 and sets.train.labels.sum() == 55000
