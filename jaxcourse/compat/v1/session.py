@@ -131,6 +131,21 @@ class _HostStage:
                 env[t] = host_value(t, value)
 
 
+# h15input: XLA options for a plan that is typically run once (an initializer: it fetches and
+# reads nothing, only assigns). On CPU, XLA's optimising passes take seconds on random
+# initializers (truncated_normal) that then run once: a quick compile wins.
+ONE_OFF_CPU_OPTIONS = {
+    "xla_backend_optimization_level": 0,
+    "xla_llvm_disable_expensive_passes": True,
+}
+
+
+def _one_off_options(plan: _Plan) -> dict | None:
+    if plan.tensor_slots or plan.read_names or jax.default_backend() != "cpu":
+        return None
+    return ONE_OFF_CPU_OPTIONS
+
+
 def _needed(leaves: list, fed: list[Tensor]):
     """The fetches' ops, the ops a run does not evaluate, and the ops it evaluates."""
     targets = [leaf.op if isinstance(leaf, Tensor) else leaf for leaf in leaves]
@@ -214,7 +229,8 @@ class _Plan:
         args = session.plan_args(self, feed_values)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*donated buffers were not usable.*")
-            self.compiled = jax.jit(run_fn, donate_argnums=0).lower(*args).compile()
+            lowered = jax.jit(run_fn, donate_argnums=0).lower(*args)
+            self.compiled = lowered.compile(compiler_options=_one_off_options(self))
 
 
 class Session:
