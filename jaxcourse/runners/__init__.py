@@ -11,7 +11,7 @@ from pathlib import Path
 from jaxcourse import classification_report  # noqa: F401  (registers its hook)
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
-from jaxcourse.rundir import RunDir
+from jaxcourse.engine.rundir import RunDir
 from jaxcourse.runners import (  # noqa: F401  (register their experiments)
     compare,
     multitask,
@@ -36,7 +36,7 @@ def run_experiment(
     rundir = RunDir(workdir or default_workdir(config_path, config))
     parallel = getattr(config, "parallel", None)
     if parallel is not None:  # join a multi-process run first; only process 0 writes files
-        from jaxcourse import distributed
+        from jaxcourse.parallel import distributed
 
         distributed.initialize(parallel.distributed)
         if not distributed.is_primary():

@@ -57,3 +57,9 @@ def _as_bytes(value) -> bytes:
     if isinstance(value, np.bytes_ | bytearray | memoryview):
         return bytes(value)
     raise TypeError(f"expected bytes or str for a string tensor, got {type(value).__name__}")
+
+
+def __getattr__(name: str):
+    from jaxcourse.compat.v1.namespace import module_getattr
+
+    return module_getattr("tf.dtypes", globals())(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jaxcourse.compat.v1.namespace import module_getattr
 from jaxcourse.errors import JaxcourseError
 
 
@@ -23,3 +24,6 @@ class NotFoundError(OpError, FileNotFoundError):
 
 class OutOfRangeError(OpError):
     """An input (an iterator, a queue) is exhausted."""
+
+
+__getattr__ = module_getattr("tf.errors", globals())

@@ -73,15 +73,21 @@ class Evaluation:
         self.writes: dict[str, object] = {}
         self.stop = {op_id for op_id, _ in fed} if stop is None else stop
         self._done: set[int] = set()
+        self.use_static = True  # False: compute every op (a gradient varies a constant)
         self._base_key, self._counter = base_key, counter
         self._run_key = None
         self._current: Operation | None = None
 
-    def key(self):
-        """The random key of the op being evaluated (fresh per op and per run)."""
+    def run_key(self):
+        """The run's key (made on first use: control-flow ops call this before tracing their
+        branches, so the key belongs to the run's own trace)."""
         if self._run_key is None:
             self._run_key = jax.random.fold_in(self._base_key, self._counter)
-        return jax.random.fold_in(self._run_key, self._current.seed)
+        return self._run_key
+
+    def key(self):
+        """The random key of the op being evaluated (fresh per op and per run)."""
+        return jax.random.fold_in(self.run_key(), self._current.seed)
 
     def read(self, variable):
         return self.variables[variable.op.name]
@@ -97,6 +103,20 @@ class Evaluation:
         child._run_key = self._run_key
         return child
 
+    def nested(self, salt=None) -> Evaluation:
+        """An evaluation inside this one (a cond branch, a loop body) that sees its values
+        and writes; random keys are folded with `salt` (a loop's iteration) when given."""
+        child = Evaluation(self.variables, self.fed, self._base_key, self._counter, self.stop)
+        child.values = dict(self.values)
+        child.writes = dict(self.writes)
+        run_key = self.run_key()
+        child._run_key = run_key if salt is None else jax.random.fold_in(run_key, salt)
+        return child
+
+    def current_value(self, variable_name: str):
+        """A variable's value as this run has it so far (written, or as read at the start)."""
+        return self.writes.get(variable_name, self.variables[variable_name])
+
     def value(self, tensor: Tensor):
         """The value of `tensor`, evaluating the ops it needs."""
         if tensor.ref not in self.values:
@@ -110,7 +130,11 @@ class Evaluation:
             self._done.add(op.id)
             if op.outputs and all(t.ref in self.values for t in op.outputs):
                 continue
-            if op.outputs and all(t.static_value is not None for t in op.outputs):
+            if (
+                self.use_static
+                and op.outputs
+                and all(t.static_value is not None for t in op.outputs)
+            ):
                 self._store(op, [t.static_value for t in op.outputs])
                 continue
             if op.host:
@@ -120,7 +144,7 @@ class Evaluation:
                 )
             self._current = op
             args = [self.values[t.ref] for t in op.inputs]
-            eager = _small_outputs(op) and is_concrete(args)
+            eager = not op.captures and _small_outputs(op) and is_concrete(args)
             with (
                 jax.named_scope(op.name),
                 jax.ensure_compile_time_eval() if eager else contextlib.nullcontext(),

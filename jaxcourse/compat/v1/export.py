@@ -1,4 +1,4 @@
-"""A TF1 graph as a JAX function, so `jaxcourse.graph_export` can show its jaxpr.
+"""A TF1 graph as a JAX function, so `jaxcourse.graph.export` can show its jaxpr.
 
 Every op is evaluated inside `jax.named_scope(op.name)`, so the jaxpr's equations carry the
 TF names (`layer1/MatMul`) and TensorBoard shows name scopes as groups. Variables and
@@ -11,9 +11,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxcourse import graph_export
 from jaxcourse.compat.v1.graph import Graph, Operation, Tensor, symbolic_batch_dim
 from jaxcourse.compat.v1.session import Evaluation, execution_order
+from jaxcourse.graph import export as graph_export
 
 
 def _targets(graph: Graph, fetches) -> list[Operation]:
@@ -52,14 +52,14 @@ def trace_graph(graph: Graph, fetches=None):
     ]
     consumed = {t.op.id for op in order for t in op.inputs + op.captures}
     sinks = [op for op in order if op.outputs and op.id not in consumed]
-    base_key = jax.random.key(graph.seed or 0)
+    seed = graph.seed or 0
 
     def graph_fn(var_values, fed_values, counter):
         fed = {t.ref: v for t, v in zip(placeholders, fed_values, strict=True)}
         ev = Evaluation(
             dict(zip([v.op.name for v in variables], var_values, strict=True)),
             fed,
-            base_key,
+            jax.random.key(seed),
             counter,
             stop=sources,
         )

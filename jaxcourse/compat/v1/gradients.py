@@ -22,6 +22,7 @@ def grad_values(ev: Evaluation, ys: Sequence[Tensor], xs: Sequence[Tensor]) -> l
 
     def objective(values):
         sub = ev.fork({})
+        sub.use_static = False  # ops folded from a constant x must see the varied x
         for x, value in zip(xs, values, strict=True):
             sub.values[x.ref] = value  # x is held fixed, like a fed tensor
         return sum(jnp.sum(sub.value(y)).astype(jnp.float32) for y in ys)

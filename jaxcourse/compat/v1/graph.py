@@ -383,7 +383,7 @@ class Graph:
 
     def to_svg(self, fetches=None) -> str:
         """SVG of `to_dot` (Graphviz's `dot` must be installed)."""
-        from jaxcourse import graph_export
+        from jaxcourse.graph import export as graph_export
 
         return graph_export.render_svg(self.to_dot(fetches))
 
@@ -532,7 +532,8 @@ def _eval_shape(compute: Callable, inputs: Sequence[Tensor], size, rank: int = 0
             t.static_value if s is None else next(it) for t, s in zip(inputs, structs, strict=True)
         ]
         ev = _ShapeOnly(key)
-        with jax.ensure_compile_time_eval():
+        folding = jax.ensure_compile_time_eval() if not traced else contextlib.nullcontext()
+        with folding:  # only when every input is known: else each fold would compile
             out = compute(ev, *values)
         if is_concrete(out) and small(out) and not ev.read_state:
             concrete.append(jax.tree_util.tree_map(np.asarray, out))

@@ -8,6 +8,7 @@ import numpy as np
 
 from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
+from jaxcourse.compat.v1.namespace import module_getattr
 
 
 def relu(features, name=None) -> Tensor:
@@ -224,3 +225,5 @@ from jaxcourse.compat.v1.rnn import (  # noqa: E402, F401
     dynamic_rnn,
     static_rnn,
 )
+
+__getattr__ = module_getattr("tf.nn", globals())

@@ -317,7 +317,7 @@ def multiply(x, y, name=None):
 def div(x, y, name=None):
     """TF1's legacy `tf.div`: integer operands give their floored quotient."""
     x, y = _pair(x, y, "RealDiv")
-    fn = jnp.floor_divide if x.dtype.kind in "iu" else jnp.true_divide
+    fn = jnp.floor_divide if x.dtype.kind in "iu" else _divide_exactly
     return make_op("RealDiv", lambda ev, a, b: fn(a, b), [x, y], name)
 
 
@@ -330,7 +330,7 @@ def truediv(x, y, name=None):
         wide = x.dtype.itemsize >= 4
         target = jax.dtypes.canonicalize_dtype(np.float64 if wide else np.float32)
         x, y = cast(x, target), cast(y, target)
-    return make_op("RealDiv", lambda ev, a, b: jnp.true_divide(a, b), [x, y], name or "truediv")
+    return make_op("RealDiv", lambda ev, a, b: _divide_exactly(a, b), [x, y], name or "truediv")
 
 
 divide = truediv
@@ -440,6 +440,58 @@ def sigmoid(x, name=None):
     return _unary("Sigmoid", jax.nn.sigmoid, x, name)
 
 
+def floor(x, name=None):
+    return _unary("Floor", jnp.floor, x, name)
+
+
+def ceil(x, name=None):
+    return _unary("Ceil", jnp.ceil, x, name)
+
+
+def round(x, name=None):  # noqa: A001  (TF's name; rounds half to even, as TF)
+    return _unary("Round", jnp.round, x, name)
+
+
+def sin(x, name=None):
+    return _unary("Sin", jnp.sin, x, name)
+
+
+def cos(x, name=None):
+    return _unary("Cos", jnp.cos, x, name)
+
+
+def tan(x, name=None):
+    return _unary("Tan", jnp.tan, x, name)
+
+
+def log1p(x, name=None):
+    return _unary("Log1p", jnp.log1p, x, name)
+
+
+def expm1(x, name=None):
+    return _unary("Expm1", jnp.expm1, x, name)
+
+
+def reciprocal(x, name=None):
+    return _unary("Reciprocal", jnp.reciprocal, x, name)
+
+
+def is_nan(x, name=None):
+    return _unary("IsNan", jnp.isnan, x, name, dtype=np.dtype(bool))
+
+
+def is_inf(x, name=None):
+    return _unary("IsInf", jnp.isinf, x, name, dtype=np.dtype(bool))
+
+
+def is_finite(x, name=None):
+    return _unary("IsFinite", jnp.isfinite, x, name, dtype=np.dtype(bool))
+
+
+def stop_gradient(input, name=None):  # noqa: A002
+    return _unary("StopGradient", jax.lax.stop_gradient, input, name)
+
+
 def identity(x, name=None):
     return _unary("Identity", lambda a: a, x, name)
 
@@ -497,12 +549,45 @@ def _reduction(op_type, fn):
 
 
 reduce_sum = _reduction("Sum", jnp.sum)
-reduce_mean = _reduction("Mean", jnp.mean)
+
+
+def _divide_exactly(a, b):
+    """a / b as a real division: XLA would turn division by a constant into multiplication by
+    its reciprocal, which rounds differently from TF (0.29000002 for 580 / 2000)."""
+    if not is_concrete(a) and is_concrete(b):
+        b = jax.lax.optimization_barrier(jnp.asarray(b, jnp.result_type(a)))
+    return jnp.true_divide(a, b)
+
+
+def _mean(a, axis=None, keepdims=False):
+    """TF's Mean: the sum divided by the count (integers: truncated, keeping the dtype)."""
+    total = jnp.sum(a, axis=axis, keepdims=keepdims)
+    count = np.asarray(a.size // max(total.size, 1) if a.size else 0)
+    if jnp.issubdtype(a.dtype, jnp.integer):
+        return jax.lax.div(total, jnp.asarray(count, total.dtype))
+    return _divide_exactly(total, count.astype(total.dtype))
+
+
+reduce_mean = _reduction("Mean", _mean)
 reduce_max = _reduction("Max", jnp.max)
 reduce_min = _reduction("Min", jnp.min)
 reduce_prod = _reduction("Prod", jnp.prod)
 reduce_any = _reduction("Any", jnp.any)
 reduce_all = _reduction("All", jnp.all)
+reduce_logsumexp = _reduction("ReduceLogSumExp", jax.scipy.special.logsumexp)
+
+
+def count_nonzero(
+    input_tensor, axis=None, keepdims=None, dtype=dtypes.int64, name=None, reduction_indices=None
+):  # noqa: A002
+    ax = _axis(axis, reduction_indices, "count_nonzero")
+    out = jax.dtypes.canonicalize_dtype(dtypes.as_dtype(dtype))
+    return _unary(
+        "count_nonzero",
+        lambda a: jnp.sum(a != 0, axis=ax, keepdims=bool(keepdims)).astype(out),
+        input_tensor,
+        name,
+    )
 
 
 def argmax(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):  # noqa: A002

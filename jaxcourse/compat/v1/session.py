@@ -211,13 +211,13 @@ class _Plan:
         self.fetched_index = {id(t): j for j, t in enumerate(fetched)}
         self.needed_ids = {op.id for op in needed}
         fed_refs = [t.ref for t in fed]
-        base_key = jax.random.key(graph.seed or 0)
+        seed = graph.seed or 0
 
         def run_fn(donated, kept, feeds, counter):
             ev = Evaluation(
                 {**kept, **donated},
                 dict(zip(fed_refs, feeds, strict=True)),
-                base_key,
+                jax.random.key(seed),  # made in the trace: a key constant would be hoisted
                 counter,
                 stop=fed_ids,
             )

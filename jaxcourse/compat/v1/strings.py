@@ -13,6 +13,7 @@ import numpy as np
 
 from jaxcourse.compat.v1 import dtypes
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_host_op
+from jaxcourse.compat.v1.namespace import module_getattr
 
 
 def _text(x) -> Tensor:
@@ -183,3 +184,6 @@ def to_number(string_tensor, out_type=dtypes.float32, name=None) -> Tensor:
 
 
 string_to_number = to_number
+
+
+__getattr__ = module_getattr("tf.strings", globals())

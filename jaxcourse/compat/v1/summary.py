@@ -13,6 +13,7 @@ import numpy as np
 
 from jaxcourse.compat import tensorboardx
 from jaxcourse.compat.v1.graph import Graph, Tensor, convert_to_tensor, get_default_graph, make_op
+from jaxcourse.compat.v1.namespace import module_getattr
 
 SUMMARIES = "summaries"
 
@@ -196,3 +197,6 @@ def image(name: str, tensor, max_outputs: int = 3, collections=None, family=None
         lambda tag, v: _image_proto(tag, v, int(max_outputs)),
         collections,
     )
+
+
+__getattr__ = module_getattr("tf.summary", globals())

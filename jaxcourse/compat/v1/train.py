@@ -1,5 +1,6 @@
 """`tf.train`: optimizers, the global step and `Saver`."""
 
+from jaxcourse.compat.v1.namespace import module_getattr
 from jaxcourse.compat.v1.optimizers import (
     AdadeltaOptimizer,
     AdagradOptimizer,
@@ -53,3 +54,6 @@ __all__ = [
     "get_or_create_global_step",
     "latest_checkpoint",
 ]
+
+
+__getattr__ = module_getattr("tf.train", globals())

@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from jaxcourse.compat.v1 import dtypes, ops
+from jaxcourse.compat.v1 import graph as graph_module
 from jaxcourse.compat.v1.graph import (
     Operation,
     Tensor,
@@ -24,7 +25,8 @@ from jaxcourse.compat.v1.graph import (
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
-LOCAL_VARIABLES = "local_variables"  # h15lib: tf.metrics' counters
+LOCAL_VARIABLES = "local_variables"
+REGULARIZATION_LOSSES = "regularization_losses"
 
 
 class Variable(Tensor):
@@ -106,12 +108,13 @@ class Variable(Tensor):
 
     def describe(self) -> str:
         shape = list(self.shape) if self.shape is not None else "a pytree"
-        return f"variable '{self.op.name}' (dtype {self.dtype.name}, shape {shape})"
+        return f"variable '{self.op.name}' (dtype {dtypes.name_of(self.dtype)}, shape {shape})"
 
     def __repr__(self) -> str:
-        return (
-            f"<tf.Variable '{self.name}' shape={tuple(self.shape or ())} dtype={self.dtype.name}>"
-        )
+        shape = graph_module._shape_repr(self.shape) if self.shape is not None else "()"
+        return f"<tf.Variable '{self.name}' shape={shape} dtype={dtypes.name_of(self.dtype)}_ref>"
+
+    __str__ = __repr__
 
     def value(self) -> Tensor:
         return self
@@ -217,8 +220,8 @@ def local_variables(scope: str | None = None) -> list[Variable]:
 
 
 def local_variables_initializer() -> Operation:
-    """An op that initialises the local variables (tf.metrics' totals and counts)."""
-    return variables_initializer(local_variables(), name="init_local")
+    """An op that initialises the local variables (`tf.metrics`' counters)."""
+    return variables_initializer(local_variables(), name="init_1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,62 +230,128 @@ def local_variables_initializer() -> Operation:
 AUTO_REUSE = "auto_reuse"
 
 
-class _VariableScopes:
-    """Per-graph stack of (name, reuse) entries that `get_variable` names variables by."""
+class VariableScope:
+    """TF1's `VariableScope`: the name prefix and reuse mode of `get_variable` (what
+    `with tf.variable_scope(...) as scope` binds and `tf.get_variable_scope()` returns)."""
 
-    def __init__(self):
-        self.stack: list[tuple[str, object]] = []
+    def __init__(self, name: str, reuse=False, initializer=None, name_scope: str = ""):
+        self.name = name
+        self._reuse = reuse
+        self.initializer = initializer
+        self.original_name_scope = name_scope
 
-    def prefix(self) -> str:
-        return "".join(f"{n}/" for n, _ in self.stack)
-
+    @property
     def reuse(self):
-        for _, reuse in reversed(self.stack):
-            if reuse is not None:
-                return reuse
-        return False
+        return self._reuse
+
+    def reuse_variables(self) -> None:
+        """Share the variables of this scope from now on (`get_variable` returns them)."""
+        self._reuse = True
+
+    def set_initializer(self, initializer) -> None:
+        self.initializer = initializer
+
+    def __repr__(self) -> str:
+        return f"<tf.VariableScope '{self.name}' reuse={self._reuse}>"
 
 
-def _scopes(graph) -> _VariableScopes:
+def _scope_stack(graph) -> list[VariableScope]:
     if not hasattr(graph, "_variable_scopes"):
-        graph._variable_scopes = _VariableScopes()
+        graph._variable_scopes = [VariableScope("")]
     return graph._variable_scopes
 
 
+def get_variable_scope() -> VariableScope:
+    """The innermost variable scope (the root scope, name '', outside any)."""
+    return _scope_stack(get_default_graph())[-1]
+
+
+def _unique_scope_name(graph, parent: str, name: str) -> str:
+    counts = graph.__dict__.setdefault("_variable_scope_counts", {})
+    key = f"{parent}/{name}"
+    count = counts.get(key, 0)
+    counts[key] = count + 1
+    return name if count == 0 else f"{name}_{count}"
+
+
+def _inherited_reuse(parent, reuse):
+    if parent is True or reuse is True:
+        return True
+    if parent == AUTO_REUSE or reuse == AUTO_REUSE:
+        return AUTO_REUSE
+    return False
+
+
 @contextlib.contextmanager
-def variable_scope(name_or_scope, default_name=None, values=None, reuse=None):
-    """Names `get_variable` variables `name/...` and ops `name/...` (reuse: True/AUTO_REUSE)."""
+def variable_scope(
+    name_or_scope, default_name=None, values=None, initializer=None, reuse=None, **_
+):
+    """Names `get_variable` variables `scope/...` and ops `scope/...`; yields the
+    `VariableScope`. A scope object reopens that scope (and its name scope); `reuse=True` or
+    `tf.AUTO_REUSE` shares variables, and is inherited by nested scopes."""
     graph = get_default_graph()
-    scopes = _scopes(graph)
-    name = name_or_scope or default_name
-    scopes.stack.append((str(name), reuse))
+    stack = _scope_stack(graph)
+    parent = stack[-1]
+    if isinstance(name_or_scope, VariableScope):
+        full = name_or_scope.name
+        initializer = initializer or name_or_scope.initializer
+        reuse = _inherited_reuse(name_or_scope.reuse, reuse)
+        opened = graph.name_scope(name_or_scope.original_name_scope or None)
+    else:
+        if name_or_scope is None and default_name is None:
+            raise ValueError("tf.variable_scope needs a name or a default_name")
+        if name_or_scope is not None:
+            name = str(name_or_scope)
+        else:  # default_name is made unique among this scope's variable scopes
+            name = _unique_scope_name(graph, parent.name, str(default_name))
+        full = f"{parent.name}/{name}" if parent.name else name
+        opened = graph.name_scope(name)
+    scope = VariableScope(
+        full,
+        _inherited_reuse(parent.reuse, reuse),
+        initializer if initializer is not None else parent.initializer,
+    )
+    stack.append(scope)
     try:
-        with graph.name_scope(name) as scope:
+        with opened as ops_scope:
+            scope.original_name_scope = ops_scope
             yield scope
     finally:
-        scopes.stack.pop()
+        stack.pop()
 
 
 def get_variable(
-    name: str, shape=None, dtype=dtypes.float32, initializer=None, trainable=True, **_
+    name: str,
+    shape=None,
+    dtype=None,
+    initializer=None,
+    regularizer=None,
+    trainable=True,
+    collections=None,
+    **_,
 ) -> Variable:
     """The variable `scope/name`: created if new, shared if the scope reuses."""
     graph = get_default_graph()
-    scopes = _scopes(graph)
-    full = scopes.prefix() + name
-    reuse = scopes.reuse()
+    scope = get_variable_scope()
+    full = f"{scope.name}/{name}" if scope.name else name
+    reuse = scope.reuse
     if full in graph.variables_by_name:
         if reuse in (True, AUTO_REUSE):
             return graph.variables_by_name[full]
         raise ValueError(
-            f"variable '{full}' already exists; to share it, build it inside "
-            "tf.variable_scope(..., reuse=True) (or reuse=tf.AUTO_REUSE)"
+            f"Variable {full} already exists, disallowed. Did you mean to set reuse=True or "
+            "reuse=tf.AUTO_REUSE in VarScope?"
         )
     if reuse is True:
-        raise ValueError(f"variable '{full}' does not exist, and its scope has reuse=True")
+        raise ValueError(
+            f"Variable {full} does not exist, or was not created with tf.get_variable(); its "
+            "scope has reuse=True"
+        )
     if initializer is None:
-        initializer = glorot_uniform_initializer()
-    dtype = dtypes.as_dtype(dtype)
+        initializer = scope.initializer or glorot_uniform_initializer()
+    if isinstance(initializer, Tensor) and dtype is None:
+        dtype = initializer.dtype
+    dtype = dtypes.as_dtype(dtype if dtype is not None else dtypes.float32)
     with graph.name_scope(f"{full}/Initializer/"):
         if callable(initializer):
             if shape is None:
@@ -290,15 +359,20 @@ def get_variable(
             init = initializer(tuple(int(d) for d in shape), dtype)
         else:
             init = initializer
-    return _variable_named(graph, full, init, dtype, trainable)
+    variable = _variable_named(graph, full, init, dtype, trainable, collections)
+    if regularizer is not None:
+        loss = regularizer(variable)
+        if loss is not None:
+            graph.add_to_collection(REGULARIZATION_LOSSES, loss)
+    return variable
 
 
-def _variable_named(graph, full: str, init, dtype, trainable) -> Variable:
+def _variable_named(graph, full: str, init, dtype, trainable, collections=None) -> Variable:
     """A Variable whose op name is exactly `full` (get_variable's names are not uniquified)."""
     previous = graph._scope
     graph._scope = ""
     try:
-        return Variable(init, trainable=trainable, name=full, dtype=dtype)
+        return Variable(init, trainable=trainable, name=full, dtype=dtype, collections=collections)
     finally:
         graph._scope = previous
 

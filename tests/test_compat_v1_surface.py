@@ -1,0 +1,305 @@
+"""jaxcourse.compat.v1's module surface: version, namespaces and spellings tutorials use,
+scopes, control flow, printing, platform helpers, and how unsupported names fail."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxcourse.compat.v1 as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    with tf.Graph().as_default() as graph:
+        yield graph
+
+
+def test_version_is_a_tf1_release_scripts_accept():
+    assert tf.__version__ == tf.VERSION == "1.15.0"
+    assert tf.__version__.startswith("1.") and int(tf.__version__.split(".")[1]) >= 13
+
+
+def test_compat_v1_is_the_module_and_tf113_spellings_resolve():
+    assert tf.compat.v1 is tf
+    assert tf.compat.v1.placeholder is tf.placeholder
+    assert tf.random.truncated_normal is tf.truncated_normal
+    assert tf.random.normal is tf.random_normal and tf.random.uniform is tf.random_uniform
+    assert tf.math.reduce_sum is tf.reduce_sum and tf.math.log is tf.log
+    assert tf.io.gfile.exists is tf.gfile.Exists
+    assert tf.dtypes.float32 is tf.float32 and tf.dtypes.cast is tf.cast
+    assert tf.initializers.global_variables is tf.global_variables_initializer
+    assert tf.compat.as_bytes("ab") == b"ab" and tf.compat.as_text(b"ab") == "ab"
+
+
+def test_deprecated_aliases_compute_like_their_targets():
+    x = tf.constant([[1.0, 5.0, 3.0]])
+    y = tf.constant([[2.0, 1.0, 1.0]])
+    with tf.Session() as sess:
+        got = sess.run(
+            [
+                tf.mul(x, y),
+                tf.sub(x, y),
+                tf.neg(x),
+                tf.arg_max(x, 1),
+                tf.arg_min(x, 1),
+                tf.to_int32(x),
+                tf.to_float(tf.constant([1, 2])),
+                tf.div(tf.constant(7), tf.constant(2)),
+                tf.select(x > y, x, y),
+            ]
+        )
+        sess.run(tf.initialize_all_variables())
+    np.testing.assert_array_equal(got[0], [[2, 5, 3]])
+    np.testing.assert_array_equal(got[1], [[-1, 4, 2]])
+    np.testing.assert_array_equal(got[2], [[-1, -5, -3]])
+    assert got[3].tolist() == [1] and got[4].tolist() == [0] and got[5].dtype == np.int32
+    assert got[6].dtype == np.float32 and got[7] == 3
+    np.testing.assert_array_equal(got[8], [[2, 5, 3]])
+    assert tf.train.SummaryWriter is tf.summary.FileWriter
+    assert tf.merge_all_summaries is tf.summary.merge_all
+    assert tf.scalar_summary is tf.summary.scalar
+
+
+def test_print_tensor_looks_like_tf():
+    a = tf.constant([[3, 3]])
+    b = tf.constant([[2], [3]])
+    product = tf.matmul(a, b)
+    assert str(product) == 'Tensor("MatMul:0", shape=(1, 1), dtype=int32)'
+    x = tf.placeholder(tf.float32, [None, 784])
+    assert str(x) == 'Tensor("Placeholder:0", shape=(?, 784), dtype=float32)'
+    assert str(x + 1.0) == 'Tensor("add:0", shape=(?, 784), dtype=float32)'
+    assert str(tf.placeholder(tf.float32)) == (
+        'Tensor("Placeholder_1:0", shape=<unknown>, dtype=float32)'
+    )
+    assert repr(tf.Variable([1, 2])) == "<tf.Variable 'Variable:0' shape=(2,) dtype=int32_ref>"
+    assert str(tf.unstack(tf.zeros([2, 3]))[1]) == (
+        'Tensor("unstack:1", shape=(3,), dtype=float32)'
+    )
+
+
+def test_variable_scope_object_reuse_and_get_variable_scope():
+    assert tf.get_variable_scope().name == ""
+    with tf.variable_scope("gen") as scope:
+        assert isinstance(scope, tf.VariableScope)
+        assert (scope.name, scope.reuse) == ("gen", False)
+        w = tf.get_variable("w", [2, 3])
+        scope.reuse_variables()
+        assert tf.get_variable_scope().reuse is True
+        assert tf.get_variable("w", [2, 3]) is w
+        with tf.variable_scope("inner", reuse=False) as inner:
+            assert inner.name == "gen/inner" and inner.reuse is True  # reuse is inherited
+    assert w.name == "gen/w:0"
+    with tf.variable_scope(scope, reuse=True):
+        assert tf.get_variable("w") is w
+    with tf.variable_scope("gen", reuse=tf.AUTO_REUSE):
+        assert tf.get_variable("w", [2, 3]) is w
+        assert tf.get_variable("new", [1]).name == "gen/new:0"
+    with pytest.raises(ValueError, match="already exists"):
+        with tf.variable_scope("gen"):
+            tf.get_variable("w", [2, 3])
+    with tf.variable_scope(None, default_name="d") as first:
+        pass
+    with tf.variable_scope(None, default_name="d") as second:
+        pass
+    assert (first.name, second.name) == ("d", "d_1")
+
+
+def test_gan_style_shared_discriminator():
+    def discriminator(x):
+        with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
+            w = tf.get_variable("w", [4, 1], initializer=tf.constant_initializer(0.5))
+            return tf.matmul(x, w)
+
+    real = discriminator(tf.ones([2, 4]))
+    fake = discriminator(tf.zeros([2, 4]))
+    assert len(tf.trainable_variables()) == 1
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(real), [[2.0], [2.0]])
+        np.testing.assert_array_equal(sess.run(fake), [[0.0], [0.0]])
+
+
+def test_cond_case_and_while_loop():
+    x = tf.placeholder(tf.float32, [])
+    y = tf.cond(x > 0, lambda: x * 2, lambda: x - 1)
+    z = tf.case(
+        [(x < 0, lambda: tf.constant(-1.0)), (x < 1, lambda: tf.constant(0.0))],
+        default=lambda: tf.constant(1.0),
+    )
+    i, total = tf.while_loop(
+        lambda i, s: i < 5,
+        lambda i, s: (i + 1, s + tf.cast(i, tf.float32) * x),
+        (tf.constant(0), tf.constant(0.0)),
+    )
+    counted = tf.while_loop(
+        lambda i: i < 100, lambda i: i + 1, [tf.constant(0)], maximum_iterations=7
+    )
+    (grad,) = tf.gradients(y, [x])
+    (loop_grad,) = tf.gradients(
+        tf.while_loop(
+            lambda i, s: i < 3, lambda i, s: (i + 1, s * x), (0, 1.0), maximum_iterations=10
+        )[1],
+        [x],
+    )
+    assert str(y) == 'Tensor("cond/Merge:0", shape=(), dtype=float32)'
+    with tf.Session() as sess:
+        for value in (-3.0, 0.5, 3.0):
+            got = sess.run([y, z, i, total, counted, grad], {x: value})
+            assert got[0] == (value * 2 if value > 0 else value - 1)
+            assert got[1] == (-1.0 if value < 0 else 0.0 if value < 1 else 1.0)
+            assert got[2] == 5 and got[3] == pytest.approx(10 * value) and got[4] == 7
+            assert got[5] == (2.0 if value > 0 else 1.0)
+        assert sess.run(loop_grad, {x: 2.0}) == pytest.approx(12.0)  # d(x³)/dx
+
+
+def test_cond_assigns_only_in_the_taken_branch():
+    v = tf.Variable(0.0)
+    flag = tf.placeholder(tf.bool, [])
+    out = tf.cond(flag, lambda: tf.assign(v, 5.0), lambda: tf.identity(v))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(out, {flag: False}) == 0.0 and sess.run(v) == 0.0
+        assert sess.run(out, {flag: True}) == 5.0 and sess.run(v) == 5.0
+
+
+def test_config_run_options_and_metadata_are_accepted():
+    config = tf.ConfigProto(allow_soft_placement=True, log_device_placement=False)
+    config.gpu_options.allow_growth = True
+    config.gpu_options.per_process_gpu_memory_fraction = 0.4
+    with pytest.raises(ValueError, match='no "not_a_field" field'):
+        tf.ConfigProto(not_a_field=1)
+    options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    metadata = tf.RunMetadata()
+    x = tf.constant(2.0)
+    with tf.device("/cpu:0"):
+        y = x * 3
+    with tf.Session(config=config) as sess:
+        assert sess.run(y, options=options, run_metadata=metadata) == 6.0
+    assert tf.GraphKeys.TRAINABLE_VARIABLES == "trainable_variables"
+    assert tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES) == []
+
+
+def test_gfile_and_io_gfile(tmp_path):
+    root = tmp_path / "logs"
+    tf.gfile.MakeDirs(str(root / "a" / "b"))
+    assert tf.gfile.Exists(str(root / "a" / "b")) and tf.gfile.IsDirectory(str(root / "a"))
+    with tf.gfile.GFile(str(root / "a" / "f.txt"), "w") as f:
+        f.write("hello\n")
+    with tf.gfile.FastGFile(str(root / "a" / "f.txt"), "rb") as f:
+        assert f.read() == b"hello\n"
+    assert tf.io.gfile.GFile(str(root / "a" / "f.txt")).size() == 6
+    assert tf.gfile.Glob(str(root / "a" / "*.txt")) == [str(root / "a" / "f.txt")]
+    assert sorted(tf.gfile.ListDirectory(str(root / "a"))) == ["b", "f.txt"]
+    tf.io.gfile.copy(str(root / "a" / "f.txt"), str(root / "g.txt"))
+    with pytest.raises(tf.errors.OpError, match="already exists"):
+        tf.gfile.Copy(str(root / "a" / "f.txt"), str(root / "g.txt"))
+    tf.gfile.DeleteRecursively(str(root))
+    assert not tf.io.gfile.exists(str(root))
+    with pytest.raises(tf.errors.NotFoundError):
+        tf.gfile.DeleteRecursively(str(root))
+    with pytest.raises(tf.errors.NotFoundError):
+        tf.gfile.GFile(str(root / "missing"))
+
+
+SCRIPT = """
+import numpy as np
+np.random.seed(7)
+import jaxcourse.compat.v1 as tf
+flags = tf.app.flags
+flags.DEFINE_integer("steps", 3, "number of steps")
+flags.DEFINE_string("name", "x", "a name")
+FLAGS = flags.FLAGS
+tf.logging.set_verbosity(tf.logging.INFO)
+def main(argv):
+    tf.logging.info("steps=%d name=%s", FLAGS.steps, FLAGS.name)
+    print(FLAGS.steps, FLAGS.name, np.random.randint(1000), argv[1:])
+if __name__ == "__main__":
+    tf.app.run()
+"""
+
+
+def test_app_run_flags_logging_and_numpy_rng_left_alone(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), "--steps=5", "extra"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    np.random.seed(7)
+    expected = np.random.randint(1000)
+    assert out.stdout.split() == ["5", "x", str(expected), "['extra']"]
+    assert "INFO:tensorflow:steps=5 name=x" in out.stderr
+
+
+def test_unsupported_names_fail_with_notimplementederror_naming_the_api():
+    with pytest.raises(NotImplementedError, match=r"tf\.keras is not supported.*tf\.layers"):
+        tf.keras  # noqa: B018
+    with pytest.raises(
+        NotImplementedError, match=r"tf\.nn\.conv3d .*nearest supported: tf\.nn\.conv2d"
+    ):
+        tf.nn.conv3d  # noqa: B018
+    with pytest.raises(NotImplementedError, match=r"tf\.random\.poisson"):
+        tf.random.poisson  # noqa: B018
+    with pytest.raises(NotImplementedError, match=r"tf\.train\.MonitoredTrainingSession"):
+        tf.train.MonitoredTrainingSession  # noqa: B018
+    assert not hasattr(tf, "estimator")  # hasattr/getattr defaults keep working
+    assert getattr(tf.gfile, "NoSuchThing", None) is None
+
+
+def test_session_run_none_and_ragged_feeds_raise_clear_errors():
+    x = tf.placeholder(tf.float32, [None, 2], name="pairs")
+    with tf.Session() as sess:
+        with pytest.raises(TypeError, match="Fetch argument None has invalid type"):
+            sess.run(None)
+        with pytest.raises(TypeError, match="Fetch argument None"):
+            sess.run([x, None], {x: [[1, 2]]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="'pairs'.*not a rectangular"):
+            sess.run(x, {x: [[1, 2], [3]]})
+
+
+def test_more_ops_against_numpy():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) - 5
+    x = tf.constant(a)
+    values, indices = tf.nn.top_k(x, 2)
+    with tf.Session() as sess:
+        got = sess.run(
+            {
+                "tile": tf.tile(x, [2, 1]),
+                "slice": tf.slice(x, [1, 1], [2, -1]),
+                "pad": tf.pad(x, [[1, 0], [0, 2]]),
+                "range": tf.range(0, 10, 3),
+                "cumsum": tf.cumsum(x, axis=1, exclusive=True),
+                "reverse": tf.reverse(x, [0]),
+                "mask": tf.boolean_mask(x, x > 0),
+                "where": tf.where(x > 4),
+                "seq": tf.sequence_mask([1, 3], 4),
+                "topv": values,
+                "topi": indices,
+                "norm": tf.norm(x),
+                "lse": tf.reduce_logsumexp(x, axis=1),
+                "clip": tf.clip_by_norm(x, 1.0),
+                "round": tf.round(tf.constant([0.5, 1.5, 2.5])),
+            }
+        )
+    np.testing.assert_array_equal(got["tile"], np.tile(a, (2, 1)))
+    np.testing.assert_array_equal(got["slice"], a[1:3, 1:])
+    np.testing.assert_array_equal(got["pad"], np.pad(a, [(1, 0), (0, 2)]))
+    np.testing.assert_array_equal(got["range"], [0, 3, 6, 9])
+    np.testing.assert_array_equal(got["cumsum"], np.cumsum(a, 1) - a)
+    np.testing.assert_array_equal(got["reverse"], a[::-1])
+    np.testing.assert_array_equal(got["mask"], a[a > 0])
+    np.testing.assert_array_equal(got["where"], np.argwhere(a > 4))
+    assert got["seq"].tolist() == [[True, False, False, False], [True, True, True, False]]
+    np.testing.assert_array_equal(got["topv"], np.sort(a, 1)[:, ::-1][:, :2])
+    np.testing.assert_array_equal(got["topi"], [[3, 2]] * 3)
+    np.testing.assert_allclose(got["norm"], np.linalg.norm(a), rtol=1e-6)
+    np.testing.assert_allclose(got["lse"], np.log(np.exp(a).sum(1)), rtol=1e-5)
+    np.testing.assert_allclose(got["clip"], a / np.linalg.norm(a), rtol=1e-5)
+    np.testing.assert_array_equal(got["round"], [0.0, 2.0, 2.0])
