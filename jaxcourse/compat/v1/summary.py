@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from jaxcourse.compat import tensorboardx
 from jaxcourse.compat.v1.graph import Graph, Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.namespace import module_getattr
 
@@ -31,6 +32,7 @@ def _summary_op(op_type: str, tag: str, tensor, to_proto, collections) -> Tensor
 
 def scalar(name: str, tensor, collections=None, family=None) -> Tensor:
     """A scalar summary of `tensor` under tag `name` (in the current name scope)."""
+    tensorboardx.ensure_imported()
     from tensorboardX import summary as tbx_summary
 
     return _summary_op(
@@ -44,6 +46,7 @@ def scalar(name: str, tensor, collections=None, family=None) -> Tensor:
 
 def histogram(name: str, values, collections=None, family=None) -> Tensor:
     """A histogram summary of `values` under tag `name`."""
+    tensorboardx.ensure_imported()
     from tensorboardX import summary as tbx_summary
 
     return _summary_op(
@@ -93,6 +96,7 @@ class FileWriter:
     def __init__(
         self, logdir, graph: Graph | None = None, max_queue=10, flush_secs=120, filename_suffix=""
     ):
+        tensorboardx.ensure_imported()
         from tensorboardX.writer import FileWriter as TbxFileWriter
 
         self._writer = TbxFileWriter(str(logdir), max_queue, flush_secs, filename_suffix)
@@ -154,6 +158,8 @@ def _image_proto(tag: str, images, max_outputs: int):
     import io
 
     from PIL import Image
+
+    tensorboardx.ensure_imported()
     from tensorboardX.proto.summary_pb2 import Summary
 
     images = np.asarray(images)
