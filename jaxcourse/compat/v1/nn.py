@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
@@ -202,7 +203,7 @@ def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
     return _pool(
         "MaxPool",
         jax.lax.max,
-        lambda d: jnp.array(-jnp.inf, d),
+        lambda d: np.array(-np.inf, d),  # a NumPy constant: JAX sees the monoid, can differentiate
         value,
         ksize,
         strides,
@@ -213,8 +214,33 @@ def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
 
 def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> Tensor:
     return _pool(
-        "AvgPool", jax.lax.add, lambda d: jnp.zeros((), d), value, ksize, strides, padding, name
+        "AvgPool", jax.lax.add, lambda d: np.zeros((), d), value, ksize, strides, padding, name
     )
 
+
+# h15lib: embeddings and RNNs (tf.nn.rnn_cell, dynamic_rnn, static_rnn, bidirectional_...)
+def embedding_lookup(
+    params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None
+) -> Tensor:
+    """The rows `ids` of `params` (a tensor, or a list holding one: sharded tables are not
+    supported)."""
+    if isinstance(params, list | tuple):
+        if len(params) != 1:
+            raise NotImplementedError(
+                f"tf.nn.embedding_lookup of {len(params)} sharded tables; concatenate them "
+                "into one tensor (tf.concat(params, 0)) and look that up"
+            )
+        params = params[0]
+    if max_norm is not None:
+        raise NotImplementedError("tf.nn.embedding_lookup(max_norm=...); clip the rows after it")
+    return ops.gather(params, ids, name=name or "embedding_lookup")
+
+
+from jaxcourse.compat.v1 import rnn_cell  # noqa: E402, F401
+from jaxcourse.compat.v1.rnn import (  # noqa: E402, F401
+    bidirectional_dynamic_rnn,
+    dynamic_rnn,
+    static_rnn,
+)
 
 __getattr__ = module_getattr("tf.nn", globals())
