@@ -196,3 +196,16 @@ def test_bad_input_is_named():
         ph = tf.placeholder(tf.float32, [None])
         with pytest.raises(ValueError, match="one-shot iterator cannot capture a placeholder"):
             tf.data.Dataset.from_tensor_slices(ph).make_one_shot_iterator()
+
+
+def test_pure_map_runs_vectorized_and_random_map_per_element():
+    x = np.linspace(-1, 1, 300, dtype=np.float32).reshape(300, 1)
+    with tf.Graph().as_default():
+        pure = tf.data.Dataset.from_tensor_slices(x).map(lambda v: tf.square(v) + 1.0)
+        noisy = tf.data.Dataset.from_tensor_slices(x).map(lambda v: v + tf.random_uniform([1]))
+        pure_batch = pure.batch(300).make_one_shot_iterator().get_next()
+        noisy_batch = noisy.batch(300).make_one_shot_iterator().get_next()
+        with tf.Session() as sess:
+            np.testing.assert_allclose(sess.run(pure_batch), x**2 + 1, rtol=1e-6)
+            noise = sess.run(noisy_batch) - x
+    assert 0 <= noise.min() and noise.max() < 1 and len(np.unique(noise)) > 250

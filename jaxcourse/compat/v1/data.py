@@ -36,6 +36,7 @@ from jaxcourse.compat.v1.graph import (
 from jaxcourse.compat.v1.host import (
     GraphFunction,
     PerSession,
+    VectorizedFunction,
     element_value,
     graph_dtype,
     stack_values,
@@ -154,13 +155,16 @@ class Dataset:
 
     # -- transformations -----------------------------------------------------------------------
     def map(self, map_func, num_parallel_calls=None) -> Dataset:
-        """Apply `map_func` (traced once into the graph) to every element."""
+        """Apply `map_func` (traced once into the graph) to every element; a pure function
+        (no host, variable or random op) runs on chunks of elements at once."""
         fn, structure = _traced(map_func, self._structure, "map")
 
         def instantiate(ctx):
             make = self._instantiate(ctx)
             session = ctx.session
-            return lambda: (fn(session, element) for element in make())
+            if fn.vectorized is None:
+                return lambda: (fn(session, element) for element in make())
+            return lambda: _chunked(fn, make())
 
         return self._derived(instantiate, structure)
 
@@ -368,10 +372,22 @@ def _traced(func, structure, what: str):
     def apply(session, element):
         return jax.tree_util.tree_unflatten(out_treedef, run(session, _flatten(element)[0]))
 
+    apply.vectorized = VectorizedFunction.build(inputs, outputs)
+    apply.unflatten = lambda values: jax.tree_util.tree_unflatten(out_treedef, values)
+
     out_specs = jax.tree_util.tree_unflatten(
         out_treedef, [_Spec(t.dtype, t.shape) for t in outputs]
     )
     return apply, out_specs
+
+
+def _chunked(fn, elements: PyIterator) -> PyIterator:
+    """`fn` applied to `elements`, a chunk at a time by its vectorized form."""
+    while True:
+        chunk = [_flatten(e)[0] for e in itertools.islice(elements, fn.vectorized.CHUNK)]
+        if not chunk:
+            return
+        yield from (fn.unflatten(values) for values in fn.vectorized(chunk))
 
 
 def _never_computed(ctx):
