@@ -112,6 +112,18 @@ def _forget_flags() -> None:
 _BUILTIN_FLAGS: set[str] = set()
 
 
+def _read_seeds_from(tf) -> None:
+    """Under real TF, the shared MNIST reader takes TF's graph seed (`tf.set_random_seed`),
+    as TF1's own input_data does (under the shim it reads the shim's)."""
+    from jaxcourse.data import input_data
+
+    def tf_graph_seed():
+        graph = tf.get_default_graph()
+        return graph.seed, max(len(graph.get_operations()) - 1, 0)
+
+    input_data.shim_graph_seed = tf_graph_seed
+
+
 def run_script(path: Path, backend: str) -> str:
     """Execute the script in this process as `__main__`; return what it printed."""
     import numpy as np
@@ -123,6 +135,8 @@ def run_script(path: Path, backend: str) -> str:
         import jaxcourse.compat.v1 as tf
     else:
         import tensorflow.compat.v1 as tf
+
+        _read_seeds_from(tf)
     tf.reset_default_graph()
     from absl import flags
 
