@@ -130,7 +130,7 @@ class Dataset:
     @staticmethod
     def range(*args, output_type=dtypes.int64) -> Dataset:
         """`range(stop)`, `range(start, stop[, step])`: int64 scalars, as TF's."""
-        values = builtins_range(*args)
+        values = range(*args)
         dtype = np.dtype(output_type)
         return Dataset(lambda ctx: lambda: (np.array(v, dtype) for v in values), _Spec(dtype, ()))
 
@@ -212,7 +212,7 @@ class Dataset:
 
         def instantiate(ctx):
             make = self._instantiate(ctx)
-            passes = itertools.count() if count is None else builtins_range(count)
+            passes = itertools.count() if count is None else range(count)
             return lambda: (e for _ in passes for e in make())
 
         return self._derived(instantiate)
@@ -284,9 +284,6 @@ class Dataset:
         return iterator
 
 
-builtins_range = range
-
-
 def _from_values(tensors, sliced: bool) -> Dataset:
     leaves, treedef = _flatten(tensors)
     captured = [t for t in leaves if isinstance(t, Tensor)]
@@ -317,7 +314,7 @@ def _from_values(tensors, sliced: bool) -> Dataset:
             n = lengths.pop()
             return lambda: (
                 jax.tree_util.tree_unflatten(treedef, [element_value(v[i]) for v in values])
-                for i in builtins_range(n)
+                for i in range(n)
             )
         element = jax.tree_util.tree_unflatten(treedef, [element_value(v) for v in values])
         return lambda: iter([element])
