@@ -104,3 +104,24 @@ def test_metric_variables_are_local_and_reset_by_their_initializer():
         assert sess.run(acc) == pytest.approx(0.5)
         sess.run(tf.local_variables_initializer())
         assert sess.run(acc) == 0.0
+
+
+def test_contrib_layers_names_initializer_and_regularizer():
+    x = tf.placeholder(tf.float32, [None, 30])
+    y = tf.contrib.layers.fully_connected(
+        x, 20, weights_regularizer=tf.contrib.layers.l2_regularizer(0.1)
+    )
+    assert [v.name for v in tf.trainable_variables()] == [
+        "fully_connected/weights:0",
+        "fully_connected/biases:0",
+    ]
+    assert tf.contrib.rnn.BasicLSTMCell is tf.nn.rnn_cell.BasicLSTMCell
+    reg = tf.losses.get_regularization_loss()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w, penalty = sess.run([tf.trainable_variables()[0], reg])
+        out = sess.run(y, {x: np.ones((2, 30))})
+    limit = math.sqrt(6 / 50)
+    assert np.all(np.abs(w) <= limit) and w.std() > 0.8 * limit / math.sqrt(3)
+    np.testing.assert_allclose(penalty, 0.1 * np.sum(w.astype(np.float64) ** 2) / 2, rtol=1e-5)
+    np.testing.assert_allclose(out, np.maximum(np.ones((2, 30)) @ w, 0), rtol=1e-5, atol=1e-6)

@@ -23,6 +23,7 @@ RNN_CASES = [
     "rnn_bidirectional",
     "rnn_dropout_wrapper_kept",
     "rnn_cell_called_in_a_loop",
+    "rnn_embedding_language_model",
 ]
 
 
@@ -60,6 +61,21 @@ def test_dynamic_rnn_is_one_scan():
     assert text.count("scan[") == 1
 
 
+def test_zero_state_of_a_fed_batch_size_starts_dynamic_rnn():
+    """`cell.zero_state(tf.shape(x)[0], ...)` as initial_state: the tutorials' pattern."""
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    cell = tf.nn.rnn_cell.GRUCell(2)
+    init = cell.zero_state(tf.shape(x)[0], tf.float32)
+    outputs, state = tf.nn.dynamic_rnn(cell, x, initial_state=init)
+    default, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, scope="rnn")  # same variables
+    feed = {x: np.random.default_rng(0).normal(size=(5, 4, 3))}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, want = sess.run([outputs, default], feed)
+    assert got.shape == (5, 4, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_dropout_wrapper_drops_per_step_and_keeps_at_one():
     x = np.ones((64, 5, 3), np.float32)
     keep = tf.placeholder(tf.float32, [])
@@ -85,5 +101,3 @@ def test_errors_name_the_problem():
     cell = tf.nn.rnn_cell.BasicLSTMCell(3)
     with pytest.raises(ValueError, match="same cell object"):
         tf.nn.rnn_cell.MultiRNNCell([cell] * 2)
-    with pytest.raises(ValueError, match="unknown; give num="):
-        tf.unstack(tf.placeholder(tf.float32, [None, 3]))

@@ -34,6 +34,9 @@ class TensorShape(tuple):
     def is_fully_defined(self) -> bool:
         return all(d is not None for d in self)
 
+    def __str__(self) -> str:
+        return _shape_repr(self)  # TF1: (?, 784)
+
     def __repr__(self) -> str:
         return f"TensorShape({list(self)})"
 
@@ -202,11 +205,10 @@ class Tensor:
         )
 
     def __iter__(self):
-        if self._shape is not None and self._shape and self._shape[0] is not None:
-            from jaxcourse.compat.v1 import ops
-
-            return iter(ops.unstack(self))
-        raise TypeError(f"tensor {self.describe()} is not iterable; run it in a Session first")
+        raise TypeError(
+            f"tensor {self.describe()} is not iterable in graph mode (as in TF1); use "
+            "tf.unstack, or run it in a Session first"
+        )
 
     def __len__(self):
         raise TypeError(

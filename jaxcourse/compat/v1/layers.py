@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layer_scope import layer_scope
 
@@ -87,43 +88,16 @@ def dense(
     trainable: bool = True,
     name: str | None = None,
     reuse=None,
-) -> Tensor:
-    """activation(inputs @ kernel + bias) over the last axis (kernel [depth, units])."""
-    return dense_layer(
-        inputs,
-        units,
-        activation,
-        use_bias,
-        kernel_initializer,
-        bias_initializer,
-        kernel_regularizer,
-        bias_regularizer,
-        activity_regularizer,
-        trainable,
-        name,
-        reuse,
-    )
-
-
-def dense_layer(
-    inputs,
-    units: int,
-    activation=None,
-    use_bias: bool = True,
-    kernel_initializer=None,
-    bias_initializer=None,
-    kernel_regularizer=None,
-    bias_regularizer=None,
-    activity_regularizer=None,
-    trainable: bool = True,
-    name: str | None = None,
-    reuse=None,
+    *,
     default_name: str = "dense",
     kernel_name: str = "kernel",
     bias_name: str = "bias",
 ) -> Tensor:
-    """`dense` with the scope's and variables' names as parameters (contrib names them
-    `fully_connected/weights`, `fully_connected/biases`)."""
+    """activation(inputs @ kernel + bias) over the last axis (kernel [depth, units]).
+
+    The keyword-only names are for `tf.contrib.layers.fully_connected`, whose scope and
+    variables are `fully_connected/weights`, `fully_connected/biases`.
+    """
     x = _input(inputs, f"tf.layers.{default_name}")
     with layer_scope(name, default_name, reuse):
         kernel = _weight(
@@ -422,3 +396,21 @@ def batch_normalization(
             update = variables.assign(variable, target)
             get_default_graph().add_to_collection(UPDATE_OPS, update)
         return out
+
+
+__getattr__ = missing_names(
+    "tf.layers",
+    globals(),
+    {
+        "Dense": "dense",
+        "Conv2D": "conv2d",
+        "conv1d": "conv2d",
+        "conv2d_transpose": "conv2d",
+        "separable_conv2d": "conv2d",
+        "max_pooling1d": "max_pooling2d",
+        "average_pooling1d": "average_pooling2d",
+        "BatchNormalization": "batch_normalization",
+        "Dropout": "dropout",
+        "Flatten": "flatten",
+    },
+)

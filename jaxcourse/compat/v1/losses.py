@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, ops
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layers import REGULARIZATION_LOSSES
 
@@ -370,3 +371,8 @@ def get_total_loss(add_regularization_losses=True, name="total_loss", scope=None
     if not losses:
         raise ValueError("get_total_loss: no losses were added (tf.losses.* or tf.losses.add_loss)")
     return ops.add_n(losses, name=name)
+
+
+__getattr__ = missing_names(
+    "tf.losses", globals(), {"mean_pairwise_squared_error": "mean_squared_error"}
+)

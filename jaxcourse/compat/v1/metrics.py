@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, ops, variables
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, get_default_graph, make_op
 from jaxcourse.compat.v1.layer_scope import layer_scope
 
@@ -250,3 +251,10 @@ def recall(
         updates_collections,
         name,
     )
+
+
+__getattr__ = missing_names(
+    "tf.metrics",
+    globals(),
+    {"auc": "precision", "mean_iou": "accuracy", "mean_per_class_accuracy": "accuracy"},
+)

@@ -218,7 +218,24 @@ def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
     )
 
 
-# h15lib: RNNs (tf.nn.rnn_cell, dynamic_rnn, static_rnn, bidirectional_dynamic_rnn)
+# h15lib: embeddings and RNNs (tf.nn.rnn_cell, dynamic_rnn, static_rnn, bidirectional_...)
+def embedding_lookup(
+    params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None
+) -> Tensor:
+    """The rows `ids` of `params` (a tensor, or a list holding one: sharded tables are not
+    supported)."""
+    if isinstance(params, list | tuple):
+        if len(params) != 1:
+            raise NotImplementedError(
+                f"tf.nn.embedding_lookup of {len(params)} sharded tables; concatenate them "
+                "into one tensor (tf.concat(params, 0)) and look that up"
+            )
+        params = params[0]
+    if max_norm is not None:
+        raise NotImplementedError("tf.nn.embedding_lookup(max_norm=...); clip the rows after it")
+    return ops.gather(params, ids, name=name or "embedding_lookup")
+
+
 from jaxcourse.compat.v1 import rnn_cell  # noqa: E402, F401
 from jaxcourse.compat.v1.rnn import (  # noqa: E402, F401
     bidirectional_dynamic_rnn,

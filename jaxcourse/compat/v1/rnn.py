@@ -1,10 +1,10 @@
-"""`tf.nn.dynamic_rnn`, `static_rnn`, `bidirectional_dynamic_rnn`, cell calls and `tf.unstack`.
+"""`tf.nn.dynamic_rnn`, `static_rnn`, `bidirectional_dynamic_rnn` and cell calls.
 
 An RNN over time is one graph op whose computation is one `lax.scan` of the cell's step;
-its outputs and final state are read from it by small extraction ops. Variables are created
-under `rnn/` (or `scope`), as TF names them (`rnn/basic_lstm_cell/kernel`). With
-`sequence_length`, outputs past a sequence's end are zeros and its state stops changing
-there, as in TF.
+its outputs are the RNN's outputs (`while:0`) and the final state's tensors (`while:1`,
+...). Variables are created under `rnn/` (or `scope`), as TF names them
+(`rnn/basic_lstm_cell/kernel`). With `sequence_length`, outputs past a sequence's end are
+zeros and its state stops changing there, as in TF.
 """
 
 from __future__ import annotations
@@ -19,20 +19,24 @@ from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
 from jaxcourse.compat.v1.rnn_cell import RNNCell
 
 
-def _pieces(main: Tensor, specs: Sequence[tuple[str, tuple, object]]) -> list[Tensor]:
-    """Tensors reading element k of the tuple-valued op `main`: specs are (name, shape, dtype)."""
-    return [
-        make_op(
-            "Identity",
-            lambda ev, value, k=k: value[k],
-            [main],
-            name,
-            shape=shape,
-            dtype=dtype,
-            infer_shape=False,
-        )
-        for k, (name, shape, dtype) in enumerate(specs)
-    ]
+def _multi_output(op_type, compute, inputs, name, specs) -> list[Tensor]:
+    """One op with an output per (shape, dtype) of `specs` (`name:0`, `name:1`, ...)."""
+    if len(specs) == 1:
+        shape, dtype = specs[0]
+        return [
+            make_op(
+                op_type, lambda ev, *xs: compute(ev, *xs)[0], inputs, name, shape=shape, dtype=dtype
+            )
+        ]
+    return make_op(
+        op_type,
+        compute,
+        inputs,
+        name,
+        shape=[shape for shape, _ in specs],
+        dtype=[dtype for _, dtype in specs],
+        outputs=len(specs),
+    )
 
 
 def _check_cell(cell, what: str) -> RNNCell:
@@ -114,27 +118,14 @@ def _scan_rnn(cell, x, sequence_length, initial_state, dtype, time_major, revers
         outs = outs if time_major else jnp.swapaxes(outs, 0, 1)
         return (outs, *jax.tree_util.tree_leaves(final))
 
-    main = make_op(
-        "RNN",
-        compute,
-        [x, *lengths, *state_inputs, *params],
-        op_name,
-        shape=(),
-        dtype=dtype,
-        infer_shape=False,
-    )
     out_shape = tuple(x.shape[:2]) + (cell.output_size,)
-    specs = [("output", out_shape, dtype)] + [
-        ("state", (batch, size), dtype) for size in jax.tree_util.tree_leaves(cell.state_size)
+    specs = [(out_shape, dtype)] + [
+        ((batch, size), dtype) for size in jax.tree_util.tree_leaves(cell.state_size)
     ]
-    outputs, *state = _pieces(main, specs)
+    outputs, *state = _multi_output(
+        "RNN", compute, [x, *lengths, *state_inputs, *params], op_name, specs
+    )
     return outputs, jax.tree_util.tree_unflatten(tree, state)
-
-
-def _scope_name(scope, default: str) -> str:
-    if scope is None:
-        return default
-    return getattr(scope, "name", scope)
 
 
 def dynamic_rnn(
@@ -150,7 +141,7 @@ def dynamic_rnn(
 ):
     """(outputs [batch, time, output_size], final state) of `cell` over `inputs`."""
     _check_cell(cell, "tf.nn.dynamic_rnn")
-    with variables.variable_scope(_scope_name(scope, "rnn")):
+    with variables.variable_scope(scope, default_name="rnn"):
         return _scan_rnn(
             cell, inputs, sequence_length, initial_state, dtype, time_major, False, "while"
         )
@@ -173,7 +164,7 @@ def bidirectional_dynamic_rnn(
     sequence from its end (its outputs are given back in the inputs' time order)."""
     _check_cell(cell_fw, "tf.nn.bidirectional_dynamic_rnn (cell_fw)")
     _check_cell(cell_bw, "tf.nn.bidirectional_dynamic_rnn (cell_bw)")
-    with variables.variable_scope(_scope_name(scope, "bidirectional_rnn")):
+    with variables.variable_scope(scope, default_name="bidirectional_rnn"):
         with variables.variable_scope("fw"):
             out_fw, state_fw = _scan_rnn(
                 cell_fw,
@@ -207,12 +198,12 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
             "tf.nn.static_rnn needs a non-empty list of [batch, depth] tensors (one per time "
             "step; tf.unstack(x, axis=1) makes one from [batch, time, depth])"
         )
-    with variables.variable_scope(_scope_name(scope, "rnn")):
+    with variables.variable_scope(scope, default_name="rnn"):
         stacked = ops.stack(list(inputs), axis=0)
         outputs, state = _scan_rnn(
             cell, stacked, sequence_length, initial_state, dtype, True, False, "static"
         )
-        return unstack(outputs, axis=0), state
+        return ops.unstack(outputs, axis=0), state
 
 
 def call_cell(cell: RNNCell, inputs, state, scope=None):
@@ -221,7 +212,7 @@ def call_cell(cell: RNNCell, inputs, state, scope=None):
     if x.shape is None or len(x.shape) != 2:
         raise ValueError(f"a cell is called on [batch, depth] inputs, got {x.describe()}")
     if scope is not None:
-        with variables.variable_scope(_scope_name(scope, "")):
+        with variables.variable_scope(scope):
             params = cell.graph_inputs(x.shape[-1], x.dtype)
     else:
         params = cell.graph_inputs(x.shape[-1], x.dtype)
@@ -236,43 +227,10 @@ def call_cell(cell: RNNCell, inputs, state, scope=None):
         out, new = cell.step(rest[n_state:], value, state_value, key)
         return (out, *jax.tree_util.tree_leaves(new))
 
-    main = make_op(
-        "RNNCell",
-        compute,
-        [x, *state_inputs, *params],
-        cell.scope_name,
-        shape=(),
-        dtype=x.dtype,
-        infer_shape=False,
+    specs = [((x.shape[0], cell.output_size), x.dtype)] + [
+        ((x.shape[0], size), x.dtype) for size in jax.tree_util.tree_leaves(cell.state_size)
+    ]
+    output, *new_state = _multi_output(
+        "RNNCell", compute, [x, *state_inputs, *params], cell.scope_name, specs
     )
-    specs = [("output", (x.shape[0], cell.output_size), x.dtype)] + [
-        ("state", (x.shape[0], size), x.dtype)
-        for size in jax.tree_util.tree_leaves(cell.state_size)
-    ]
-    output, *new_state = _pieces(main, specs)
     return output, jax.tree_util.tree_unflatten(tree, new_state)
-
-
-def unstack(value, num=None, axis: int = 0, name: str = "unstack") -> list[Tensor]:
-    """The slices of `value` along `axis` (its size there must be known, or given as num)."""
-    value = convert_to_tensor(value)
-    if value.shape is None:
-        raise ValueError(f"tf.unstack: {value.describe()} has an unknown rank")
-    axis = int(axis) % len(value.shape)
-    size = value.shape[axis] if num is None else int(num)
-    if size is None:
-        raise ValueError(
-            f"tf.unstack: the size of axis {axis} of {value.describe()} is unknown; give num="
-        )
-    shape = tuple(d for i, d in enumerate(value.shape) if i != axis)
-    return [
-        make_op(
-            "Unpack",
-            lambda ev, a, k=k: jnp.take(a, k, axis=axis),
-            [value],
-            name,
-            shape=shape,
-            dtype=value.dtype,
-        )
-        for k in range(size)
-    ]

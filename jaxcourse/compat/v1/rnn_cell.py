@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
+from jaxcourse.compat.v1.alternatives import missing_names
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor
 from jaxcourse.compat.v1.layer_scope import layer_scope, snake_case
 
@@ -110,16 +111,11 @@ class RNNCell:
             )
         return self._inputs
 
-    def zero_state(self, batch_size: int, dtype=dtypes.float32):
-        """Zeros in the structure of `state_size`, each [batch_size, size]."""
-        if isinstance(batch_size, Tensor):
-            raise NotImplementedError(
-                "zero_state(batch_size=<tensor>) is not supported; give a Python int, or "
-                "pass dtype=... to tf.nn.dynamic_rnn (it starts from zeros of the batch's size)"
-            )
-        return jax.tree_util.tree_map(
-            lambda size: ops.zeros([int(batch_size), size], dtype), self.state_size
-        )
+    def zero_state(self, batch_size, dtype=dtypes.float32):
+        """Zeros in the structure of `state_size`, each [batch_size, size]; batch_size may be
+        a tensor (`tf.shape(x)[0]`)."""
+        batch = batch_size if isinstance(batch_size, Tensor) else int(batch_size)
+        return jax.tree_util.tree_map(lambda size: ops.zeros([batch, size], dtype), self.state_size)
 
     def zero_state_values(self, batch: int, dtype):
         return jax.tree_util.tree_map(lambda size: jnp.zeros((batch, size), dtype), self.state_size)
@@ -489,3 +485,10 @@ class DropoutWrapper(RNNCell):
                 tree, [_drop(v, keep_state, k) for v, k in zip(leaves, keys, strict=True)]
             )
         return out, new
+
+
+__getattr__ = missing_names(
+    "tf.nn.rnn_cell",
+    globals(),
+    {"ResidualWrapper": "DropoutWrapper", "DeviceWrapper": "DropoutWrapper"},
+)

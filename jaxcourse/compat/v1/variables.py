@@ -266,20 +266,19 @@ def get_variable_scope() -> VariableScope:
     return _scope_stack(get_default_graph())[-1]
 
 
-def _unique_scope_name(graph, parent: str, name: str) -> str:
-    counts = graph.__dict__.setdefault("_variable_scope_counts", {})
-    key = f"{parent}/{name}"
-    count = counts.get(key, 0)
-    counts[key] = count + 1
+def _unique_scope_name(parent: VariableScope, name: str) -> str:
+    # counted per entry of the parent scope (h15lib): entering a scope again restarts its
+    # counts, as in TF, so a model function called twice under one scope finds `dense` again
+    counts = parent.__dict__.setdefault("_subscope_counts", {})
+    count = counts.get(name, 0)
+    counts[name] = count + 1
     return name if count == 0 else f"{name}_{count}"
 
 
 def _inherited_reuse(parent, reuse):
-    if parent is True or reuse is True:
-        return True
-    if parent == AUTO_REUSE or reuse == AUTO_REUSE:
-        return AUTO_REUSE
-    return False
+    """TF1's rule: a scope's own True or AUTO_REUSE, else its parent's (False cannot undo a
+    parent's reuse)."""
+    return reuse or parent or False
 
 
 @contextlib.contextmanager
@@ -295,7 +294,7 @@ def variable_scope(
     if isinstance(name_or_scope, VariableScope):
         full = name_or_scope.name
         initializer = initializer or name_or_scope.initializer
-        reuse = _inherited_reuse(name_or_scope.reuse, reuse)
+        reuse = reuse or name_or_scope.reuse
         opened = graph.name_scope(name_or_scope.original_name_scope or None)
     else:
         if name_or_scope is None and default_name is None:
@@ -303,7 +302,7 @@ def variable_scope(
         if name_or_scope is not None:
             name = str(name_or_scope)
         else:  # default_name is made unique among this scope's variable scopes
-            name = _unique_scope_name(graph, parent.name, str(default_name))
+            name = _unique_scope_name(parent, str(default_name))
         full = f"{parent.name}/{name}" if parent.name else name
         opened = graph.name_scope(name)
     scope = VariableScope(

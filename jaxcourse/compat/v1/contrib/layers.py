@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from jaxcourse.compat.v1 import dtypes, nn, ops, variables
-from jaxcourse.compat.v1.layers import dense_layer
+from jaxcourse.compat.v1.alternatives import missing_names
+from jaxcourse.compat.v1.layers import dense
 from jaxcourse.compat.v1.layers import flatten as _flatten
 
 _ZEROS = variables.zeros_initializer()
@@ -60,7 +61,7 @@ def fully_connected(
     """activation_fn(inputs @ weights + biases), variables `fully_connected/weights|biases`."""
     if normalizer_fn is not None:
         raise NotImplementedError("fully_connected(normalizer_fn=...); apply it to the output")
-    return dense_layer(
+    return dense(
         inputs,
         num_outputs,
         activation=activation_fn,
@@ -80,3 +81,8 @@ def fully_connected(
 
 def flatten(inputs, outputs_collections=None, scope=None):
     return _flatten(inputs, name=scope or "Flatten")
+
+
+__getattr__ = missing_names(
+    "tf.contrib.layers", globals(), {"batch_norm": "fully_connected", "conv2d": "fully_connected"}
+)

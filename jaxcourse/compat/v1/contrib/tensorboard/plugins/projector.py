@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jaxcourse import projector as course_projector
+from jaxcourse.tensorboard import projector as course_projector
 
 
 @dataclass
