@@ -155,6 +155,10 @@ def test_bad_input_is_named():
             )
         with pytest.raises(TypeError, match="bytes"):
             tf.python_io.TFRecordWriter.write(None, "text")
+        with pytest.raises(NotImplementedError, match="padded_batch.*nearest supported"):
+            tf.data.Dataset.range(3).padded_batch(2, [None])
+        with pytest.raises(NotImplementedError, match="tf.data.experimental"):
+            tf.data.experimental.AUTOTUNE  # noqa: B018
         ph = tf.placeholder(tf.float32, [None])
         with pytest.raises(ValueError, match="one-shot iterator cannot capture a placeholder"):
             tf.data.Dataset.from_tensor_slices(ph).make_one_shot_iterator()

@@ -41,6 +41,7 @@ from jaxcourse.compat.v1.host import (
     graph_dtype,
     stack_values,
 )
+from jaxcourse.compat.v1.namespace import ALTERNATIVES, module_getattr, unsupported
 
 
 class _Spec:
@@ -95,6 +96,11 @@ class Dataset:
         self._instantiate = instantiate
         self._structure = structure  # pytree of _Spec
         self._captured: list[Tensor] = []
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise unsupported(f"tf.data.Dataset.{name}", dir(Dataset))
 
     # -- structure -----------------------------------------------------------------------------
     @property
@@ -517,3 +523,15 @@ def make_one_shot_iterator(dataset: Dataset) -> Iterator:
 
 def make_initializable_iterator(dataset: Dataset, shared_name=None) -> Iterator:
     return dataset.make_initializable_iterator(shared_name)
+
+
+ALTERNATIVES.update(
+    {
+        "tf.data.Dataset.padded_batch": "tf.data.Dataset.batch of equal-shaped elements",
+        "tf.data.Dataset.flat_map": "tf.data.Dataset.map, then from_tensor_slices of the result",
+        "tf.data.Dataset.interleave": "tf.data.TFRecordDataset of the list of files",
+        "tf.data.Dataset.from_generator": "tf.data.Dataset.from_tensor_slices of the arrays",
+        "tf.data.experimental": "tf.data.Dataset's methods (shuffle, repeat, batch, ...)",
+    }
+)
+__getattr__ = module_getattr("tf.data", globals())
