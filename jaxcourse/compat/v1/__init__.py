@@ -35,6 +35,7 @@ from jaxcourse.compat.v1.dtypes import (
 )
 from jaxcourse.compat.v1.gradients import gradients
 from jaxcourse.compat.v1.graph import (
+    Dimension,
     Graph,
     Operation,
     Tensor,

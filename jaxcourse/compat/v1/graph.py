@@ -21,8 +21,36 @@ from jaxcourse.compat.v1 import dtypes
 from jaxcourse.compat.v1.errors import InvalidArgumentError, NotFoundError
 
 
+class Dimension(int):
+    """A known size in a `TensorShape` (TF1's `Dimension`: `shape[1].value`); unknown
+    sizes are None."""
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+
 class TensorShape(tuple):
-    """A static shape; `None` marks an unknown dimension (TF1's `TensorShape`)."""
+    """A static shape; `None` marks an unknown dimension (TF1's `TensorShape`). Indexing
+    gives `Dimension`s (`x.get_shape()[1].value`)."""
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        if isinstance(index, slice):
+            return TensorShape(item)
+        return item if item is None else Dimension(item)
+
+    @property
+    def dims(self) -> list:
+        return [None if d is None else Dimension(d) for d in self]
+
+    def num_elements(self) -> int | None:
+        return int(np.prod(self)) if self.is_fully_defined() else None
+
+    def with_rank(self, rank: int) -> TensorShape:
+        if len(self) != rank:
+            raise ValueError(f"Shape {self} must have rank {rank}")
+        return self
 
     def as_list(self) -> list[int | None]:
         return list(self)
