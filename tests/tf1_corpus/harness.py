@@ -4,7 +4,8 @@ prints; compare two such outputs number by number.
 A corpus script is written as the tutorials are (`import tensorflow as tf`, `from
 tensorflow.examples.tutorials.mnist import input_data`, ...). Only import lines change:
 `IMPORTS[backend]` maps each tutorial import line to the backend's (add a pair there for a
-new import). Both backends get the same harness: NumPy's global RNG seeded with 0, `sys.argv`
+new import). Both backends get the same harness: NumPy's global RNG seeded with 0 (and
+`numpy.random.seed(None)`, TF1 input_data's seed from the OS, seeding with 0), `sys.argv`
 = [script], the working directory a scratch folder where `MNIST_data` points at the MNIST-format
 data (`CORPUS_MNIST_DIR`, else Fashion-MNIST's system copy).
 
@@ -124,6 +125,19 @@ def _read_seeds_from(tf) -> None:
     input_data.shim_graph_seed = tf_graph_seed
 
 
+@contextlib.contextmanager
+def _fixed_os_seed(np):
+    """h15input: `numpy.random.seed(None)` (seed from the OS, as TF1's input_data DataSet does
+    without a seed) seeds with 0 instead, so such a script prints the same under both backends
+    and from run to run."""
+    seed = np.random.seed
+    np.random.seed = lambda value=None: seed(0 if value is None else value)
+    try:
+        yield
+    finally:
+        np.random.seed = seed
+
+
 def run_script(path: Path, backend: str) -> str:
     """Execute the script in this process as `__main__`; return what it printed."""
     import numpy as np
@@ -145,7 +159,7 @@ def run_script(path: Path, backend: str) -> str:
     _forget_flags()
     out = io.StringIO()
     argv = sys.argv
-    with scratch_dir(), contextlib.redirect_stdout(out):
+    with scratch_dir(), contextlib.redirect_stdout(out), _fixed_os_seed(np):
         np.random.seed(0)
         sys.argv = [str(path)]
         main = types.ModuleType("__main__")
