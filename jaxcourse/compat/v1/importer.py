@@ -143,19 +143,21 @@ class _Importer:
     def control(self, node: Node) -> list[Operation]:
         return [self.ops[self.source(name, node)] for name in node.control_inputs]
 
-    def check_free(self, name: str) -> None:
-        full = self.full_name(name)
-        try:
-            self.graph.get_operation_by_name(full)
-        except NotFoundError:
-            return
-        raise ValueError(
-            f"cannot import node '{name}': the graph already has an operation named '{full}' "
-            "(pass name='...' to import_graph_def to put the imported nodes under a prefix)"
-        )
+    def check_names_free(self) -> None:
+        """Every imported node's name must be new to the graph (checked before building)."""
+        for name in self.nodes:
+            full = self.full_name(name)
+            try:
+                self.graph.get_operation_by_name(full)
+            except NotFoundError:
+                continue
+            raise ValueError(
+                f"cannot import node '{name}': the graph already has an operation named "
+                f"'{full}' (pass name='...' to import_graph_def to put the imported nodes under "
+                "a prefix)"
+            )
 
     def build_node(self, node: Node) -> None:
-        self.check_free(node.name)
         inputs = [self.tensor(i, node) for i in node.inputs]
         control = self.control(node)
         full = self.full_name(node.name)
@@ -234,7 +236,6 @@ class _Importer:
         )
         outs = outs if isinstance(outs, list) else [outs]
         for exit_node, out in zip(loop.exits, outs, strict=True):
-            self.check_free(exit_node.name)
             exit_tensor = make_op(
                 "Exit",
                 lambda ev, x: x,
@@ -257,6 +258,7 @@ class _Importer:
 
     def run(self) -> None:
         self.check_op_types()
+        self.check_names_free()
         frames = control_flow.find_frames(self.nodes)
         for kind, key in self.units(frames):
             if kind == "frame":
@@ -280,6 +282,18 @@ class _Importer:
         return self.ops[name]
 
 
+def _free_prefix(graph: Graph, name: str) -> str:
+    """`name`, or `name_1`, `name_2`, ... if ops of the graph already use it (TF's rule)."""
+    if not name:
+        return ""
+    taken = {op.name.split("/")[0] for op in graph.get_operations()}
+    candidate, count = name, 0
+    while candidate in taken:
+        count += 1
+        candidate = f"{name}_{count}"
+    return candidate
+
+
 def import_graph_def(
     graph_def,
     input_map=None,
@@ -289,15 +303,14 @@ def import_graph_def(
     producer_op_list=None,
 ):
     """Import `graph_def`'s nodes into the default graph, under `name/` ('import/' by default,
-    no prefix for name='').
+    `name_1/` if that is taken, no prefix for name='').
 
     `input_map` replaces the GraphDef's tensors (by name, 'x:0' or 'x') with tensors of the
     graph; `return_elements` lists names to return ('x:0' a tensor, 'x' an operation).
     """
     graph = get_default_graph()
-    importer = _Importer(
-        graph, _as_graph_def(graph_def), "import" if name is None else name, input_map
-    )
+    prefix = _free_prefix(graph, "import" if name is None else name)
+    importer = _Importer(graph, _as_graph_def(graph_def), prefix, input_map)
     importer.run()
     if return_elements is None:
         return None
