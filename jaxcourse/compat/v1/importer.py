@@ -197,17 +197,13 @@ class _Importer:
         return make_op(node.op, compute, inputs, full, **options)
 
     def inferred(self, node: Node, compute, inputs, full: str, count: int) -> dict:
-        """Shape, dtype and static value of the node's outputs, from tracing its converter;
-        unknown shapes when a shape argument is known only once a run is traced (`tf.shape`
-        of a fed batch)."""
-        try:
-            shape, dtype, static_value = infer(compute, inputs, node.op, full)
-        except InvalidArgumentError as err:
-            cause = (converters.NotStaticError, jax.errors.ConcretizationTypeError)
-            if not isinstance(err.__context__, cause):
-                raise
-            shape = None if count == 1 else [None] * count
-            dtype, static_value = None, None
+        """Shape, dtype and static value of the node's outputs, from tracing its converter."""
+        if any(t.shape is None and t.static_value is None for t in inputs):
+            shape, dtype, static_value = None, None, None  # unknown rank in: unknown out
+        else:
+            shape, dtype, static_value = self.traced(node, compute, inputs, full)
+        if shape is None and count != 1:
+            shape = [None] * count
         if dtype is None:
             dtype = _output_dtype(node, inputs)
             dtype = dtype if count == 1 else [dtype] * count
@@ -215,6 +211,18 @@ class _Importer:
         if count == 1 and static_value is not None:
             options["static_value"] = static_value
         return options
+
+    @staticmethod
+    def traced(node: Node, compute, inputs, full: str):
+        """(shape, dtype, static value) from tracing; unknown when a shape argument is known
+        only once a run is traced (`tf.shape` of a fed batch)."""
+        try:
+            return infer(compute, inputs, node.op, full)
+        except InvalidArgumentError as err:
+            cause = (converters.NotStaticError, jax.errors.ConcretizationTypeError)
+            if not isinstance(err.__context__, cause):
+                raise
+        return None, None, None
 
     def build_frame(self, frame_name: str, members: dict[str, Node]) -> None:
         loop = control_flow.WhileFrame(
