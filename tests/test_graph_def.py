@@ -258,3 +258,17 @@ def test_bad_imports_name_what_is_wrong():
     assert (first.name, second.name) == ("import/W", "import_1/W")  # TF's uniquified prefix
     with pytest.raises(ValueError, match="input_map names tensors that no imported node uses"):
         tf.import_graph_def(graph_def, input_map={"nothing:0": tf.constant(1.0)}, name="m")
+
+
+def test_frozen_tf_cond_selects_the_branch_tf_takes(reference):
+    graph_def = load("cond")
+    assert "Switch" in {n.op for n in graph_def.node}
+    tf.import_graph_def(graph_def, name="")
+    with tf.Session() as sess:
+        for training in (False, True):
+            for deep in (False, True):
+                got = sess.run(
+                    "y:0", {"x:0": reference["cond/x"], "training:0": training, "deep:0": deep}
+                )
+                want = reference[f"cond/y/{training}/{deep}"]
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -82,6 +82,7 @@ class _Importer:
             self.nodes[proto.name] = Node(copy)
         self.outputs: dict[str, list[Tensor]] = {}
         self.ops: dict[str, Operation] = {}
+        self.branches = control_flow.Branches()
 
     def full_name(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -161,12 +162,33 @@ class _Importer:
         inputs = [self.tensor(i, node) for i in node.inputs]
         control = self.control(node)
         full = self.full_name(node.name)
+        if node.op in ("Switch", "Merge"):  # a frozen tf.cond (loops are frames)
+            self.record(node.name, self.conditional(node, inputs, control, full))
+            return
         if node.op in converters.BUILDERS:
             with self.graph.control_dependencies(control):  # h18ckpt: TF's train_op has some
                 result = converters.BUILDERS[node.op](node, inputs, full)
         else:
             result = self.converted(node, inputs, control, full)
         self.record(node.name, result)
+        self.branches.record(node.name, len(self.outputs[node.name]), self.branches.of_node(node))
+
+    def conditional(self, node: Node, inputs, control, full: str):
+        data = inputs[0]
+        if node.op == "Switch":
+            self.branches.switch(node, inputs[1])
+            compute = lambda ev, x, predicate: (x, x)  # noqa: E731
+            shape, dtype = [data.shape] * 2, [data.dtype] * 2
+        else:
+            predicate, false_index, true_index = self.branches.merge(node)
+            inputs = [*inputs, predicate]
+            select = control_flow.merge_compute(false_index, true_index)
+            compute = lambda ev, a, b, predicate: select(a, b, predicate)  # noqa: E731
+            shape, dtype = [data.shape, ()], [data.dtype, np.dtype("int32")]
+        return make_op(
+            node.op, compute, inputs, full, outputs=2, shape=shape, dtype=dtype,
+            infer_shape=False, control_inputs=control,
+        )  # fmt: skip
 
     def converted(self, node: Node, inputs, control, full: str):
         fn = converters.converter_for(node.op, node.name)(node)
