@@ -516,3 +516,31 @@ def test_each_optimizers_meta_graph_steps_like_tf(key):
                 sess.run(v), after[f"{key}/{v.op.name}"], rtol=1e-6, err_msg=v.op.name
             )
     assert len(tf.global_variables()) == sum(k.startswith(f"{key}/") for k in after.files)
+
+
+def test_checkpoints_of_an_imported_meta_graph_carry_it(tmp_path):
+    saver = tf.train.import_meta_graph(str(SOFTMAX) + ".meta")
+    with tf.Session() as sess:
+        saver.restore(sess, str(SOFTMAX))
+        sess.run(
+            tf.get_collection("train_op")[0],
+            dict(zip(["x:0", "y:0"], models.batch(1), strict=True)),
+        )
+        prefix = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=4)
+    assert (
+        Path(prefix + ".meta").read_bytes()
+        == (FIXTURES / "softmax" / "model.ckpt-3.meta").read_bytes()
+    )
+    tf.reset_default_graph()  # the next run: import what this one saved
+    saver = tf.train.import_meta_graph(prefix + ".meta")
+    with tf.Session() as sess:
+        saver.restore(sess, tf.train.latest_checkpoint(str(tmp_path)))
+        np.testing.assert_allclose(
+            sess.run("W:0"), np.load(FIXTURES / "softmax_next.npz")["W"], rtol=1e-5, atol=1e-7
+        )
+    tf.reset_default_graph()
+    tf.Variable(1.0, name="v")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        prefix = tf.train.Saver().save(sess, str(tmp_path / "python" / "m"))
+    assert not Path(prefix + ".meta").exists()  # a graph built in Python has no MetaGraphDef

@@ -29,6 +29,7 @@ from jaxcourse.engine.rundir import write_atomic
 FORMAT_VERSION = 1  # TF's kTensorBundleVersion
 HEADER_KEY = b""
 
+
 def index_path(prefix) -> Path:
     return Path(f"{prefix}.index")
 
