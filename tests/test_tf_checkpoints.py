@@ -544,3 +544,17 @@ def test_checkpoints_of_an_imported_meta_graph_carry_it(tmp_path):
         sess.run(tf.global_variables_initializer())
         prefix = tf.train.Saver().save(sess, str(tmp_path / "python" / "m"))
     assert not Path(prefix + ".meta").exists()  # a graph built in Python has no MetaGraphDef
+
+
+@pytest.mark.parametrize("key", sorted(models.OPTIMIZERS))
+def test_each_optimizer_resumes_from_tf_slots(key):
+    """The shim's own optimizer, restored from TF's slots, takes TF's next step."""
+    model = models.quadratic(tf, models.OPTIMIZERS[key](tf))
+    after = np.load(FIXTURES / "optimizers_next.npz")
+    with tf.Session() as sess:
+        tf.train.Saver().restore(sess, str(FIXTURES / "optimizers" / key / "model.ckpt-1"))
+        sess.run(model["train"])
+        for v in tf.global_variables():
+            np.testing.assert_allclose(
+                sess.run(v), after[f"{key}/{v.op.name}"], rtol=1e-6, err_msg=v.op.name
+            )
