@@ -318,7 +318,11 @@ def test_jaxcourse_checkpoint_loads_in_tensorflow(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "inputs", "train_op"),
-    [("cnn", "input/", "Adam"), ("softmax", "", "Momentum"), ("softmax_resource", "", "Momentum")],
+    [
+        pytest.param("cnn", "input/", "Adam", marks=pytest.mark.slow),  # conv gradients: ~10 s
+        ("softmax", "", "Momentum"),
+        ("softmax_resource", "", "Momentum"),
+    ],
 )
 def test_meta_graph_made_by_tf_trains_like_tf(name, inputs, train_op):
     saver = tf.train.import_meta_graph(str(FIXTURES / name / "model.ckpt-3.meta"))
