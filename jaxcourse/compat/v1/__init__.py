@@ -35,6 +35,7 @@ from jaxcourse.compat.v1.dtypes import (
 )
 from jaxcourse.compat.v1.gradients import gradients
 from jaxcourse.compat.v1.graph import (
+    Dimension,
     Graph,
     Operation,
     Tensor,
@@ -425,6 +426,29 @@ compat = _Namespace(
     as_text=lambda s, encoding="utf-8": s.decode(encoding) if isinstance(s, bytes) else str(s),
 )
 compat.as_str = compat.as_text
+# h15lib: libraries (tf.layers, tf.losses, tf.metrics, RNNs, tf.contrib)
+from jaxcourse.compat.v1 import contrib, layers, losses, metrics  # noqa: E402
+
+# isort: split
+# h15input: input pipelines (tf.data, TFRecord files, queue-style input)
+from jaxcourse.compat.v1 import data, io_ops, python_io  # noqa: E402
+from jaxcourse.compat.v1.io_ops import (  # noqa: E402
+    FixedLenFeature,
+    VarLenFeature,
+    decode_raw,
+    parse_example,
+    parse_single_example,
+)
+from jaxcourse.compat.v1.queues import TFRecordReader  # noqa: E402
+
+for _name in (
+    "FixedLenFeature TFRecordOptions TFRecordWriter VarLenFeature decode_raw parse_example "
+    "parse_single_example tf_record_iterator"
+).split():
+    setattr(io, _name, getattr(io_ops, _name))
+# end h15input
+
+# isort: split
 # -- h18graph: GraphDefs and TF1 graphs as pure JAX functions ---------------------------------
 from jaxcourse.compat.v1.graph_def import GraphDef  # noqa: E402
 from jaxcourse.compat.v1.importer import import_graph_def  # noqa: E402
