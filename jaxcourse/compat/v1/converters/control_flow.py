@@ -177,3 +177,62 @@ class WhileFrame:
 
         final = jax.lax.while_loop(cond, body, initial)
         return tuple(final[i] for i in self.exit_index)
+
+
+# ---------------------------------------------------------------------------------------------
+# v1 conditionals: Switch/Merge outside while loops (a frozen tf.cond)
+
+
+class Branches:
+    """Which side of which frozen `tf.cond` each imported value lies on.
+
+    A Switch outside a loop sends its input to output 0 (predicate false) or 1 (true); the
+    ops after it belong to that branch, and a Merge joins the two branches again. Here both
+    branches are computed and the Merge selects with the predicate (`jnp.where`), so a cond
+    is an ordinary data flow. A branch is a tuple of (predicate tensor, side) pairs, outermost
+    first.
+    """
+
+    def __init__(self):
+        self._of: dict[tuple[str, int], tuple] = {}
+
+    def of(self, name: str) -> tuple:
+        source, index = parse_input(name.lstrip("^"))
+        return self._of.get((source, index), self._of.get((source, 0), ()))
+
+    def of_node(self, node: Node) -> tuple:
+        """The innermost branch among the node's inputs (data and control)."""
+        branches = [self.of(i) for i in node.inputs] + [self.of(i) for i in node.control_inputs]
+        return max(branches, key=len, default=())
+
+    def record(self, name: str, count: int, branch: tuple) -> None:
+        for i in range(max(count, 1)):
+            self._of[(name, i)] = branch
+
+    def switch(self, node: Node, predicate) -> None:
+        outer = self.of_node(node)
+        self._of[(node.name, 0)] = outer + ((predicate, False),)
+        self._of[(node.name, 1)] = outer + ((predicate, True),)
+
+    def merge(self, node: Node):
+        """(predicate, index of the false input, index of the true input) of a Merge that
+        joins the two sides of one cond; records the Merge's branch (the outer one)."""
+        branches = [self.of(i) for i in node.inputs]
+        if len(branches) == 2 and branches[0][:-1] == branches[1][:-1] and branches[0]:
+            (p0, side0), (p1, side1) = branches[0][-1], branches[1][-1]
+            if p0 is p1 and side0 != side1:
+                self.record(node.name, 2, branches[0][:-1])
+                return (p0, 0, 1) if not side0 else (p0, 1, 0)
+        raise InvalidArgumentError(
+            f"Merge node '{node.name}' does not join the two branches of one tf.cond (only "
+            "frozen tf.cond and tf.while_loop control flow is supported)"
+        )
+
+
+def merge_compute(false_index: int, true_index: int):
+    def compute(a, b, predicate):
+        values = (a, b)
+        chosen = jnp.where(predicate, values[true_index], values[false_index])
+        return chosen, jnp.where(predicate, np.int32(true_index), np.int32(false_index))
+
+    return compute
