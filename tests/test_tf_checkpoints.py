@@ -562,3 +562,15 @@ def test_each_optimizer_resumes_from_tf_slots(key):
             np.testing.assert_allclose(
                 sess.run(v), after[f"{key}/{v.op.name}"], rtol=1e-6, err_msg=v.op.name
             )
+
+
+def test_int64_beyond_int32_is_refused_without_x64(tmp_path):
+    step = tf.Variable(0, name="global_step", dtype=tf.int64, trainable=False)
+    tensor_bundle.write_bundle(tmp_path / "big", {"global_step": np.array(2**40, np.int64)})
+    tensor_bundle.write_bundle(tmp_path / "fits", {"global_step": np.array(7, np.int64)})
+    with tf.Session() as sess:
+        sess.run(step.initializer)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="'global_step'.*outside int32"):
+            tf.train.Saver().restore(sess, str(tmp_path / "big"))
+        tf.train.Saver().restore(sess, str(tmp_path / "fits"))
+        assert sess.run(step) == 7

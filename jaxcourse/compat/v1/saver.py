@@ -44,9 +44,9 @@ def _keys(name: str, variable: Variable) -> list[tuple[str, jax.ShapeDtypeStruct
     ]
 
 
-def _narrowed(value: np.ndarray, variable: Variable, key: str, save_path) -> np.ndarray:
-    """`value` in the dtype the session computes in (int64 → int32 without x64, if it fits)."""
-    leaf = jax.tree_util.tree_leaves(variable.template)[0]
+def _narrowed(value: np.ndarray, leaf, variable: Variable, key: str, save_path) -> np.ndarray:
+    """`value` in the dtype the session computes `leaf` in (int64 → int32 without x64, if it
+    fits)."""
     if value.dtype == leaf.dtype or value.dtype.kind != "i":
         return value
     info = np.iinfo(leaf.dtype)
@@ -141,7 +141,8 @@ class Saver:
         values = {}
         for name, variable in self._variables(sess).items():
             leaves = []
-            for key, want in _keys(name, variable):
+            computed = jax.tree_util.tree_leaves(variable.template)
+            for (key, want), leaf in zip(_keys(name, variable), computed, strict=True):
                 if key not in reader:
                     raise NotFoundError(
                         f"key '{key}' ({variable.describe()}) not found in checkpoint '{save_path}'"
@@ -153,7 +154,7 @@ class Saver:
                         f"{dtype}, but {variable.describe()} expects shape "
                         f"{list(want.shape)} and dtype {np.dtype(want.dtype).name}"
                     )
-                leaves.append(_narrowed(reader.get(key), variable, key, save_path))
+                leaves.append(_narrowed(reader.get(key), leaf, variable, key, save_path))
             structure = jax.tree_util.tree_structure(variable.template)
             values[variable] = jax.tree_util.tree_unflatten(structure, leaves)
         for variable, value in values.items():
