@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from jaxcourse.errors import JaxcourseError
 
@@ -24,13 +25,9 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args) -> int:
-    from jaxcourse import config as config_lib
-    from jaxcourse import perf
-    from jaxcourse.runners import default_workdir, run_experiment
+    from jaxcourse.runners import default_workdir, load_config, run_experiment
 
-    perf.configure()  # XLA CPU flags and the compilation cache, before anything compiles
-
-    config = config_lib.load(args.config, args.overrides)
+    config = load_config(args.config, args.overrides)
     workdir = default_workdir(args.config, config)
     summary = run_experiment(config, workdir, args.config)
     print(
@@ -53,17 +50,31 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     schema = sub.add_parser("schema", help="print every key of an experiment with its docs")
     schema.add_argument("experiment", nargs="?", default="supervised")
     schema.add_argument("key", nargs="?", default="", help="only keys under this one, e.g. model")
+    reference = sub.add_parser("reference", help="print (or write) commented reference configs")
+    reference.add_argument("experiment", nargs="?", help="one experiment (default: all)")
+    reference.add_argument("--write", metavar="DIR", help="write DIR/<experiment>.yaml instead")
 
 
 def _config(args) -> int:
     from jaxcourse import config as config_lib
+    from jaxcourse.runners import load_config
+    from jaxcourse.runners.registry import EXPERIMENTS
 
     if args.config_command == "show":
-        print(config_lib.dump_yaml(config_lib.load(args.config, args.overrides)), end="")
+        print(config_lib.dump_yaml(load_config(args.config, args.overrides)), end="")
         return 0
-    import jaxcourse.runners  # noqa: F401
-
-    cls = config_lib.EXPERIMENTS.config_class(args.experiment, "experiment")
+    if args.config_command == "reference":
+        names = EXPERIMENTS.names() if args.experiment is None else [args.experiment]
+        for name in names:
+            title = f"Reference config of the `{name}` experiment"
+            text = config_lib.reference_yaml(EXPERIMENTS.config_class(name, "experiment"), title)
+            if args.write:
+                Path(args.write).mkdir(parents=True, exist_ok=True)
+                (Path(args.write) / f"{name}.yaml").write_text(text)
+            else:
+                print(text, end="")
+        return 0
+    cls = EXPERIMENTS.config_class(args.experiment, "experiment")
     for key, type_name, default, doc in config_lib.describe_schema(cls):
         if not key.startswith(args.key):
             continue
@@ -125,8 +136,29 @@ def _sweep(args) -> int:
 
 
 def _add_export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", help="run directory whose checkpoint to export (its ckpt/)")
+    p.add_argument(
+        "run_dir", nargs="?", help="run directory whose checkpoint to export (its ckpt/)"
+    )
     p.add_argument("--out", help="export directory (default: RUN_DIR/export)")
+    graph = p.add_argument_group("a TF1 graph instead of a run (frozen GraphDef .pb)")
+    graph.add_argument("--graph-def", help="frozen GraphDef file to export")
+    graph.add_argument("--input", help="the graph's image input tensor, e.g. x:0")
+    graph.add_argument("--output", help="the graph's probabilities tensor, e.g. softmax:0")
+    graph.add_argument("--image-shape", help="H,W,C of the images, e.g. 28,28,1")
+    graph.add_argument(
+        "--normalize",
+        default="unit",
+        choices=["unit", "none", "inception"],
+        help="pixel scaling the graph expects (unit: /255)",
+    )
+    graph.add_argument("--labels", help="text file of class labels, one a line")
+    graph.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for another placeholder, baked in (keep_prob:0=1.0); repeatable",
+    )
     p.add_argument("--step", default="latest", help="checkpoint: latest, best or a step number")
     p.add_argument(
         "--platforms", default="cpu", help="comma-separated platforms to lower for (cpu,cuda)"
@@ -137,8 +169,47 @@ def _export(args) -> int:
     from jaxcourse.inference.export import export_run
 
     platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
+    if args.graph_def:
+        print(_export_graph_def(args, platforms))
+        return 0
+    if not args.run_dir:
+        raise JaxcourseError("give a run directory to export, or --graph-def FILE.pb")
     print(export_run(args.run_dir, args.out, args.step, platforms))
     return 0
+
+
+def _export_graph_def(args, platforms):
+    from jaxcourse.compat.v1.graph_serving import export_graph_def_file
+
+    missing = [
+        f"--{n.replace('_', '-')}"
+        for n in ("input", "output", "image_shape")
+        if not getattr(args, n)
+    ]
+    if missing or not args.out:
+        raise JaxcourseError(
+            f"--graph-def needs {', '.join(missing + ([] if args.out else ['--out']))}"
+        )
+    try:
+        image_shape = tuple(int(d) for d in args.image_shape.split(","))
+        feeds = {k: float(v) for k, _, v in (f.partition("=") for f in args.feed)}
+    except ValueError:
+        raise JaxcourseError(
+            f"--image-shape must be H,W,C and --feed NAME=NUMBER, got {args.image_shape!r} "
+            f"and {args.feed}"
+        ) from None
+    labels = Path(args.labels).read_text().split("\n") if args.labels else None
+    return export_graph_def_file(
+        args.graph_def,
+        args.out,
+        args.input,
+        args.output,
+        image_shape=image_shape,
+        normalize=args.normalize,
+        labels=[x for x in labels if x.strip()] if labels else None,
+        fixed_feeds=feeds,
+        platforms=platforms,
+    )
 
 
 def _add_predict(p: argparse.ArgumentParser) -> None:
@@ -243,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         handlers[name] = handler
     args = parser.parse_args(argv)
     try:
+        from jaxcourse import perf
+
+        perf.configure()  # the same XLA flags and compilation cache for every command
         return handlers[args.command](args)
     except JaxcourseError as err:
         print(f"jaxcourse {args.command}: {err}", file=sys.stderr)

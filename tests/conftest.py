@@ -30,3 +30,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subproce
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def fresh_tf_graph():
+    """An empty default graph of jaxcourse.compat.v1 for the test, and again after it."""
+    from jaxcourse.compat.v1 import reset_default_graph
+
+    reset_default_graph()
+    yield
+    reset_default_graph()

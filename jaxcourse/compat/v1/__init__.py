@@ -448,6 +448,12 @@ for _name in (
     setattr(io, _name, getattr(io_ops, _name))
 # end h15input
 
+# isort: split
+# -- h18graph: GraphDefs and TF1 graphs as pure JAX functions ---------------------------------
+from jaxcourse.compat.v1.graph_def import GraphDef  # noqa: E402
+from jaxcourse.compat.v1.importer import import_graph_def  # noqa: E402
+from jaxcourse.compat.v1.to_jax import to_jax  # noqa: E402
+
 __getattr__ = _module_getattr("tf", globals())
 
 _np.random.set_state(_numpy_rng_state)

@@ -22,6 +22,14 @@ class NotFoundError(OpError, FileNotFoundError):
     """A checkpoint or a graph element does not exist."""
 
 
+class DataLossError(OpError):
+    """A file is truncated or corrupt (a checksum or a length does not match)."""
+
+
+class UnimplementedError(OpError):
+    """A valid input uses a feature this implementation does not support."""
+
+
 class OutOfRangeError(OpError):
     """An input (an iterator, a queue) is exhausted."""
 

@@ -1,5 +1,18 @@
-"""`tf.train`: optimizers, the global step and `Saver`."""
+"""`tf.train`: optimizers, the global step, `Saver` and TF checkpoint files."""
 
+from jaxcourse.compat.v1.checkpoint_management import (
+    checkpoint_exists,
+    get_checkpoint_state,
+    latest_checkpoint,
+    update_checkpoint_state,
+)
+from jaxcourse.compat.v1.checkpoint_utils import (
+    NewCheckpointReader,
+    list_variables,
+    load_checkpoint,
+    load_variable,
+)
+from jaxcourse.compat.v1.meta_graph import import_meta_graph
 from jaxcourse.compat.v1.namespace import module_getattr
 from jaxcourse.compat.v1.optimizers import (
     AdadeltaOptimizer,
@@ -13,7 +26,7 @@ from jaxcourse.compat.v1.optimizers import (
     get_global_step,
     get_or_create_global_step,
 )
-from jaxcourse.compat.v1.saver import Saver, latest_checkpoint
+from jaxcourse.compat.v1.saver import Saver
 
 # isort: split
 # h15input
@@ -46,13 +59,21 @@ __all__ = [
     "AdamOptimizer",
     "GradientDescentOptimizer",
     "MomentumOptimizer",
+    "NewCheckpointReader",
     "Optimizer",
     "RMSPropOptimizer",
     "Saver",
+    "checkpoint_exists",
     "create_global_step",
+    "get_checkpoint_state",
     "get_global_step",
     "get_or_create_global_step",
+    "import_meta_graph",
     "latest_checkpoint",
+    "list_variables",
+    "load_checkpoint",
+    "load_variable",
+    "update_checkpoint_state",
 ]
 
 

@@ -57,6 +57,12 @@ class Variable(Tensor):
             )
         template = jax.ShapeDtypeStruct(tuple(init.shape), init.dtype)
         self._setup(graph, full_name, template, trainable, collections)
+        # h18ckpt: the dtype TF would give it (int64/float64 kept, though JAX computes in 32
+        # bits without x64): checkpoints store it, so TF reads them back
+        if dtype is not None:
+            self.saved_dtype = dtypes.as_dtype(dtype)
+        elif not isinstance(initial_value, Tensor):
+            self.saved_dtype = dtypes.default_dtype(initial_value)
         self.initial_value = init
         self.initializer = make_op(
             "Assign",
@@ -87,6 +93,17 @@ class Variable(Tensor):
         )
         return self
 
+    @classmethod
+    def imported(cls, name: str, template, saved_dtype) -> Variable:
+        """h18ckpt: a variable of an imported graph; its `initializer` is the graph's own op,
+        set when that is imported (None until then)."""
+        graph = get_default_graph()
+        self = cls.__new__(cls)
+        self._setup(graph, graph.unique_name(name), template, False, [GLOBAL_VARIABLES])
+        self.saved_dtype = np.dtype(saved_dtype)
+        self.initial_value = self.initializer = None
+        return self
+
     def _setup(self, graph, name, template, trainable, collections) -> None:
         op = Operation(graph, "VariableV2", name, [], lambda ev: ev.read(self))
         leaves = jax.tree_util.tree_leaves(template)
@@ -95,6 +112,7 @@ class Variable(Tensor):
         dtype = template.dtype if simple else (leaves[0].dtype if leaves else np.float32)
         Tensor.__init__(self, op, shape, dtype)
         self.template = template
+        self.saved_dtype = np.dtype(dtype)
         self.trainable = trainable
         for collection in collections or [GLOBAL_VARIABLES]:
             graph.add_to_collection(collection, self)
