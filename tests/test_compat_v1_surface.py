@@ -156,6 +156,27 @@ def test_cond_case_and_while_loop():
         assert sess.run(loop_grad, {x: 2.0}) == pytest.approx(12.0)  # d(x³)/dx
 
 
+def test_map_fn_and_scan():
+    rows = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+    x = tf.constant(rows)
+    w = tf.Variable(2.0)
+    mapped = tf.map_fn(lambda r: tf.reduce_sum(r) * w, x)
+    sums = tf.scan(lambda acc, r: acc + r, x, initializer=tf.zeros([2]))
+    pairs = tf.map_fn(
+        lambda r: (r[0], r[1] * 2.0), (x[:, 0] * 1.0, x), dtype=(tf.float32, tf.float32)
+    )
+    (grad,) = tf.gradients(tf.reduce_sum(mapped), [w])
+    assert mapped.shape.as_list() == [3] and sums.shape.as_list() == [3, 2]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([mapped, sums, grad, pairs])
+    np.testing.assert_array_equal(got[0], rows.sum(1) * 2)
+    np.testing.assert_array_equal(got[1], np.cumsum(rows, 0))
+    assert got[2] == rows.sum()
+    np.testing.assert_array_equal(got[3][0], rows[:, 0])
+    np.testing.assert_array_equal(got[3][1], rows * 2)
+
+
 def test_cond_assigns_only_in_the_taken_branch():
     v = tf.Variable(0.0)
     flag = tf.placeholder(tf.bool, [])
@@ -315,7 +336,8 @@ placeholder placeholder_with_default constant Variable get_variable variable_sco
 get_variable_scope VariableScope AUTO_REUSE global_variables_initializer
 initialize_all_variables local_variables_initializer variables_initializer global_variables
 trainable_variables local_variables get_collection add_to_collection GraphKeys
-control_dependencies group no_op identity cond case while_loop gradients stop_gradient
+control_dependencies group no_op identity cond case while_loop map_fn scan gradients
+stop_gradient
 float32 float64 int32 int64 uint8 bool string as_dtype cast to_float to_int32 to_int64
 zeros ones zeros_like ones_like fill eye range linspace random_normal random_uniform
 truncated_normal random_shuffle multinomial reshape transpose expand_dims squeeze concat stack

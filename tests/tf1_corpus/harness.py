@@ -4,7 +4,8 @@ prints; compare two such outputs number by number.
 A corpus script is written as the tutorials are (`import tensorflow as tf`, `from
 tensorflow.examples.tutorials.mnist import input_data`, ...). Only import lines change:
 `IMPORTS[backend]` maps each tutorial import line to the backend's (add a pair there for a
-new import). Both backends get the same harness: NumPy's global RNG seeded with 0, `sys.argv`
+new import). Both backends get the same harness: NumPy's global RNG seeded with 0 (and
+`numpy.random.seed(None)`, TF1 input_data's seed from the OS, seeding with 0), `sys.argv`
 = [script], the working directory a scratch folder where `MNIST_data` points at the MNIST-format
 data (`CORPUS_MNIST_DIR`, else Fashion-MNIST's system copy).
 
@@ -112,6 +113,31 @@ def _forget_flags() -> None:
 _BUILTIN_FLAGS: set[str] = set()
 
 
+def _read_seeds_from(tf) -> None:
+    """Under real TF, the shared MNIST reader takes TF's graph seed (`tf.set_random_seed`),
+    as TF1's own input_data does (under the shim it reads the shim's)."""
+    from jaxcourse.data import input_data
+
+    def tf_graph_seed():
+        graph = tf.get_default_graph()
+        return graph.seed, max(len(graph.get_operations()) - 1, 0)
+
+    input_data.shim_graph_seed = tf_graph_seed
+
+
+@contextlib.contextmanager
+def _fixed_os_seed(np):
+    """h15input: `numpy.random.seed(None)` (seed from the OS, as TF1's input_data DataSet does
+    without a seed) seeds with 0 instead, so such a script prints the same under both backends
+    and from run to run."""
+    seed = np.random.seed
+    np.random.seed = lambda value=None: seed(0 if value is None else value)
+    try:
+        yield
+    finally:
+        np.random.seed = seed
+
+
 def run_script(path: Path, backend: str) -> str:
     """Execute the script in this process as `__main__`; return what it printed."""
     import numpy as np
@@ -123,6 +149,8 @@ def run_script(path: Path, backend: str) -> str:
         import jaxcourse.compat.v1 as tf
     else:
         import tensorflow.compat.v1 as tf
+
+        _read_seeds_from(tf)
     tf.reset_default_graph()
     from absl import flags
 
@@ -131,7 +159,7 @@ def run_script(path: Path, backend: str) -> str:
     _forget_flags()
     out = io.StringIO()
     argv = sys.argv
-    with scratch_dir(), contextlib.redirect_stdout(out):
+    with scratch_dir(), contextlib.redirect_stdout(out), _fixed_os_seed(np):
         np.random.seed(0)
         sys.argv = [str(path)]
         main = types.ModuleType("__main__")

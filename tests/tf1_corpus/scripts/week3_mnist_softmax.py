@@ -1,6 +1,6 @@
-# corpus: needs=mnist rtol=0 atol=0.02
-# Course week 3: softmax regression on MNIST (zero weights; TF1's input_data reshuffles from
-# the OS seed, so accuracies are compared within the spread across batch orders)
+# corpus: needs=mnist rtol=0 atol=0.011
+# Course week 3: softmax regression on MNIST (zero weights; TF1's input_data seeds NumPy from
+# the OS, which the harness fixes: TF's accuracies, to the printed 2 decimals)
 import tensorflow as tf
 from tensorflow.examples.tutorials.mnist import input_data
 

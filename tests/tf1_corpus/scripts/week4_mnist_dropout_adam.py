@@ -1,4 +1,4 @@
-# corpus: needs=mnist rtol=0 atol=0.03
+# corpus: needs=mnist rtol=0 atol=0.05
 # Course week 4: a 784-200-10 network with dropout (keep_prob fed), Adam, a decayed
 # learning-rate variable and truncated-normal weights (random: compared within the spread)
 import tensorflow as tf
