@@ -13,7 +13,7 @@ and end (graph, images, projector, hparams).
 The goal: the steady-state slowdown (training steps/s, which includes every periodic
 summary) stays under 5 %. On a shared, noisy machine the end-to-end ratio of two runs can
 swing by more than that, so the script also times the periodic logging work itself (the
-hook's `after_call`/`after_log`, after the step they follow has finished, so that waiting for
+hook's `on_call`/`on_row`, after the step they follow has finished, so that waiting for
 the device is not counted) and reports it as a fraction of the training time.
 """
 
@@ -33,39 +33,39 @@ sys.path.insert(0, str(REPO))
 import jax  # noqa: E402
 
 from jaxcourse import config as config_lib  # noqa: E402
-from jaxcourse.runners import run_experiment  # noqa: E402
+from jaxcourse.runners import load_config, run_experiment  # noqa: E402
 from jaxcourse.tensorboard.hook import SummaryHook  # noqa: E402
 
 HOOK_SECONDS: list[float] = []
 
 
 def _timed(method):
-    def wrapper(self, loop, *args):
+    def wrapper(self, step, state, *args):
         cfg = self.cfg
         everies = (cfg.every, cfg.histograms_every, cfg.images.every)
-        if any(n and loop.step // n > self._prev_step // n for n in everies):
+        if any(n and step // n > self._prev_step // n for n in everies):
             # the hook is about to fetch from the device: let the step finish first, so
             # that waiting for it is not counted as logging (only blocks when logging is due,
             # so the loop's asynchronous dispatch is otherwise untouched)
-            jax.block_until_ready(loop.state)
+            jax.block_until_ready(state)
         start = time.perf_counter()
-        method(self, loop, *args)
+        method(self, step, state, *args)
         HOOK_SECONDS.append(time.perf_counter() - start)
 
     return wrapper
 
 
 def _timed_log(method):
-    def wrapper(self, loop, row):  # the loop has just fetched this row's metrics
+    def wrapper(self, step, state, row):  # the loop has just fetched this row's metrics
         start = time.perf_counter()
-        method(self, loop, row)
+        method(self, step, state, row)
         HOOK_SECONDS.append(time.perf_counter() - start)
 
     return wrapper
 
 
-SummaryHook.after_call = _timed(SummaryHook.after_call)
-SummaryHook.after_log = _timed_log(SummaryHook.after_log)
+SummaryHook.on_call = _timed(SummaryHook.on_call)
+SummaryHook.on_row = _timed_log(SummaryHook.on_row)
 
 
 def make_config(path: Path, steps: int, tensorboard: bool, data_dir: str | None):
@@ -76,7 +76,7 @@ def make_config(path: Path, steps: int, tensorboard: bool, data_dir: str | None)
     raw["plots"] = False
     if data_dir is not None:
         raw["data"]["dir"] = data_dir
-    return config_lib.load(raw=raw)
+    return load_config(raw=raw)
 
 
 def main(argv=None) -> int:

@@ -33,6 +33,7 @@ from jaxcourse.data.batching import BatchSchedule
 from jaxcourse.records.convert import convert, parse_source
 from jaxcourse.records.grain_source import grain_dataset, iterate
 from jaxcourse.records.pipeline import ImageDecoder, RecordPipeline, load_split, prefetch_to_device
+from jaxcourse.runners import load_config
 from jaxcourse.runners.multitask import build
 
 
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
         source = parse_source(f"captcha:train_size={args.examples},test_size=0")
         convert(source, records, image_encoding=enc)
         raw_config["tasks"][0]["data"]["path"] = records
-        config = config_lib.load(raw=raw_config)
+        config = load_config(raw=raw_config)
         built = build(config)
         tr = tr or built
         pipelines[enc] = built.pipelines[config.tasks[0].name]

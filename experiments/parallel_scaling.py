@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, sys
 import jax
-from jaxcourse import config as config_lib
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 path, workdir, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-config = config_lib.load(path, overrides)
+config = load_config(path, overrides)
 summary = run_experiment(config, workdir)
-print(json.dumps({"examples_per_s": summary["examples_per_s"], "loss": summary["final"]["loss"],
+print(json.dumps({"examples_per_s": summary["examples_per_s"],
+                  "loss": summary["final"]["train/loss"],
                   "compile_time_s": summary["compile_time_s"], "parallel": summary["parallel"],
                   "platform": summary["device"]["platform"], "kind": summary["device"]["kind"]}))
 """

@@ -125,7 +125,7 @@ def table(results: list[tuple[dict, dict, dict]], where: str) -> str:
     for row, config, summary in results:
         epochs = config["train"]["epochs"]
         epochs = f"{epochs:g}" if epochs else f"{config['train']['steps']} steps"
-        accuracy = summary["final"]["test_accuracy"]
+        accuracy = summary["final"]["test/accuracy"]
         minutes, seconds = divmod(round(summary["wall_time_s"]), 60)
         lines.append(
             f"| {row['dataset']} | {row['model']} | {epochs} | {accuracy:.4f} | "
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
         config = yaml.safe_load((workdir / row["key"] / "config.yaml").read_text())
         results.append((row, config, summary))
         print(
-            f"{row['key']}: test accuracy {summary['final']['test_accuracy']:.4f} "
+            f"{row['key']}: test accuracy {summary['final']['test/accuracy']:.4f} "
             f"in {summary['wall_time_s']:.0f} s",
             file=sys.stderr,
             flush=True,
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
                     "dataset": r["dataset"],
                     "model": r["model"],
                     "epochs": c["train"]["epochs"],
-                    "test_accuracy": s["final"]["test_accuracy"],
+                    "test_accuracy": s["final"]["test/accuracy"],
                     "wall_time_s": s["wall_time_s"],
                     "examples_per_s": s.get("examples_per_s"),
                 }

@@ -82,7 +82,7 @@ def separate_runs(config: str, overrides: list[str]) -> dict:
                 raise SystemExit(proc.stderr[-3000:])
             summary = json.loads((Path(workdir) / "summary.json").read_text())
             train_s += summary["steps"] / summary["steps_per_s"]
-            losses.append(summary["final"]["loss"])
+            losses.append(summary["final"]["train/loss"])
     return {"wall_s": wall, "sweep_s": None, "train_s": train_s, "losses": losses}
 
 
@@ -108,7 +108,7 @@ def sweep(config: str, overrides: list[str], sequential: bool) -> dict:
     steps = summaries[0]["steps"]
     times = [s["steps"] / s["steps_per_s"] for s in summaries]
     train_s = times[0] if not sequential else sum(times)
-    losses = [v["final"]["loss"] for v in result["variants"]]
+    losses = [v["final"]["train/loss"] for v in result["variants"]]
     return {"wall_s": wall, "sweep_s": result["wall_time_s"], "train_s": train_s,
             "losses": losses, "steps": steps}  # fmt: skip
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxcourse import config as config_lib
 from jaxcourse.engine.rundir import read_metrics
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MODES = {
@@ -44,11 +44,11 @@ def main() -> None:
 
     pretrain_dir = out / "pretrain"
     overrides = [f"workdir={pretrain_dir}", f"train.steps={args.pretrain_steps}"]
-    cfg = config_lib.load(CONFIGS / "transfer_pretrain.yaml", overrides)
+    cfg = load_config(CONFIGS / "transfer_pretrain.yaml", overrides)
     t0 = time.perf_counter()
     summary = run_experiment(cfg, pretrain_dir)
     pretrain = {
-        "test_accuracy_classes_0_4": summary["final"]["test_accuracy"],
+        "test_accuracy_classes_0_4": summary["final"]["test/accuracy"],
         "steps": summary["steps"],
         "wall_s": round(time.perf_counter() - t0, 1),
     }
@@ -66,21 +66,21 @@ def main() -> None:
                 f"train.steps={args.steps}",
                 *mode_overrides,
             ]
-            cfg = config_lib.load(CONFIGS / "transfer.yaml", overrides)
+            cfg = load_config(CONFIGS / "transfer.yaml", overrides)
             t0 = time.perf_counter()
             summary = _finished(workdir, cfg) or run_experiment(cfg, workdir)
             rows = read_metrics(workdir)
             row = {
                 "mode": mode,
                 "seed": seed,
-                "test_accuracy": summary["final"]["test_accuracy"],
-                "best_test_accuracy": max(r["test_accuracy"] for r in rows if "test_accuracy" in r),
-                "train_accuracy": summary["final"]["accuracy"],
+                "test_accuracy": summary["final"]["test/accuracy"],
+                "best_test_accuracy": max(r["test/accuracy"] for r in rows if "test/accuracy" in r),
+                "train_accuracy": summary["final"]["train/accuracy"],
                 "wall_s": summary["wall_time_s"],
             }
             results.append(row)
             curves[(mode, seed)] = [
-                (r["step"], r["test_accuracy"]) for r in rows if "test_accuracy" in r
+                (r["step"], r["test/accuracy"]) for r in rows if "test/accuracy" in r
             ]
             print(json.dumps(row))
 

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from jaxcourse import metrics, plots
-from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.engine.hooks import Hook
 
 
 def predict_classes(apply_fn, params, x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -45,29 +45,28 @@ def class_report(labels, predictions, class_names: list[str]) -> dict:
 class ClassReportHook(Hook):
     """Adds the test split's confusion matrix and per-class accuracy to the summary."""
 
-    def __init__(self, split: str, plot: bool):
-        self.split, self.plot = split, plot
+    def __init__(self, training, rundir, split: str, plot: bool, batch_size: int):
+        self.training, self.rundir = training, rundir
+        self.split, self.plot, self.batch_size = split, plot, batch_size
 
-    def on_end(self, loop, summary: dict) -> None:
-        tr = loop.training
+    def on_end(self, step, state, summary) -> dict:
+        tr = self.training
         data = tr.dataset.splits[self.split]
         names = list(tr.dataset.spec.class_names) or [
             str(i) for i in range(tr.dataset.spec.num_outputs)
         ]
-        predictions = predict_classes(
-            tr.model.apply, loop.state.params, data["x"], loop.cfg.eval_batch_size
-        )
+        predictions = predict_classes(tr.model.apply, state.params, data["x"], self.batch_size)
         report = class_report(data["y"], predictions, names)
-        summary.update({"class_report_split": self.split, **report})
         if self.plot:
             counts = np.asarray(report["confusion_matrix"]["counts"])
             accuracy = np.trace(counts) / max(counts.sum(), 1)
             plots.confusion_matrix(
                 counts,
                 names,
-                loop.rundir.file("confusion.png"),
+                self.rundir.file("confusion.png"),
                 f"{self.split} split: accuracy {accuracy:.4f}",
             )
+        return {"class_report_split": self.split, **report}
 
 
 def class_report_hook(config, rundir, training) -> Hook | None:
@@ -77,7 +76,5 @@ def class_report_hook(config, rundir, training) -> Hook | None:
     split = next((s for s in ("test", "validation") if s in training.dataset.splits), None)
     if split is None:
         return None
-    return ClassReportHook(split, bool(getattr(config, "plots", True)))
-
-
-HOOK_FACTORIES.append(class_report_hook)
+    plot = bool(getattr(config, "plots", True))
+    return ClassReportHook(training, rundir, split, plot, config.train.eval_batch_size)

@@ -25,13 +25,9 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args) -> int:
-    from jaxcourse import config as config_lib
-    from jaxcourse import perf
-    from jaxcourse.runners import default_workdir, run_experiment
+    from jaxcourse.runners import default_workdir, load_config, run_experiment
 
-    perf.configure()  # XLA CPU flags and the compilation cache, before anything compiles
-
-    config = config_lib.load(args.config, args.overrides)
+    config = load_config(args.config, args.overrides)
     workdir = default_workdir(args.config, config)
     summary = run_experiment(config, workdir, args.config)
     print(
@@ -54,17 +50,31 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     schema = sub.add_parser("schema", help="print every key of an experiment with its docs")
     schema.add_argument("experiment", nargs="?", default="supervised")
     schema.add_argument("key", nargs="?", default="", help="only keys under this one, e.g. model")
+    reference = sub.add_parser("reference", help="print (or write) commented reference configs")
+    reference.add_argument("experiment", nargs="?", help="one experiment (default: all)")
+    reference.add_argument("--write", metavar="DIR", help="write DIR/<experiment>.yaml instead")
 
 
 def _config(args) -> int:
     from jaxcourse import config as config_lib
+    from jaxcourse.runners import load_config
+    from jaxcourse.runners.registry import EXPERIMENTS
 
     if args.config_command == "show":
-        print(config_lib.dump_yaml(config_lib.load(args.config, args.overrides)), end="")
+        print(config_lib.dump_yaml(load_config(args.config, args.overrides)), end="")
         return 0
-    import jaxcourse.runners  # noqa: F401
-
-    cls = config_lib.EXPERIMENTS.config_class(args.experiment, "experiment")
+    if args.config_command == "reference":
+        names = EXPERIMENTS.names() if args.experiment is None else [args.experiment]
+        for name in names:
+            title = f"Reference config of the `{name}` experiment"
+            text = config_lib.reference_yaml(EXPERIMENTS.config_class(name, "experiment"), title)
+            if args.write:
+                Path(args.write).mkdir(parents=True, exist_ok=True)
+                (Path(args.write) / f"{name}.yaml").write_text(text)
+            else:
+                print(text, end="")
+        return 0
+    cls = EXPERIMENTS.config_class(args.experiment, "experiment")
     for key, type_name, default, doc in config_lib.describe_schema(cls):
         if not key.startswith(args.key):
             continue
@@ -304,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         handlers[name] = handler
     args = parser.parse_args(argv)
     try:
+        from jaxcourse import perf
+
+        perf.configure()  # the same XLA flags and compilation cache for every command
         return handlers[args.command](args)
     except JaxcourseError as err:
         print(f"jaxcourse {args.command}: {err}", file=sys.stderr)

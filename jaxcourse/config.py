@@ -1,7 +1,9 @@
 """YAML configs: loading, `key.sub=value` overrides, strict validation and documentation.
 
 A config file is a mapping whose `experiment` key picks the experiment; that experiment's
-pydantic class (a `Section`) is the schema. Sections may hold *components*: a mapping whose
+pydantic class (a `Section`, found in the experiments registry the caller passes:
+`jaxcourse.runners.load_config` passes the runners') is the schema. A file may name a
+`base:` file whose keys it overrides. Sections may hold *components*: a mapping whose
 `name` picks an entry of a registry (model, dataset, optimizer, ...) and whose other keys are
 validated by that entry's own config class. Every problem is collected and reported at once
 as a `ConfigError` naming the key, what was expected and what was given.
@@ -9,6 +11,7 @@ as a `ConfigError` naming the key, what was expected and what was given.
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,9 +51,6 @@ class RegistryName:
     registry: Registry
 
 
-EXPERIMENTS = Registry("experiment")
-
-
 # --------------------------------------------------------------------------- YAML reading
 
 
@@ -88,6 +88,38 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping of keys, got {type(data).__name__}", str(path))
     return data
+
+
+def merge(base: dict, over: dict) -> dict:
+    """`over`'s keys over `base`'s, section by section; a section that names another registry
+    entry (`name:`) than the base's replaces it whole, and lists replace lists."""
+    out = _deep_copy(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if (
+            isinstance(old, dict)
+            and isinstance(value, dict)
+            and value.get("name", old.get("name")) == old.get("name")
+        ):
+            out[key] = merge(old, value)
+        else:
+            out[key] = _deep_copy(value)
+    return out
+
+
+def read_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """Read a config file with its `base:` chain (a path relative to the file) merged in."""
+    path = Path(path)
+    raw = read_yaml(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"config key 'base': expected a file name, got {base!r}", str(path))
+    base_path = path.parent / base
+    if base_path.resolve() in (*_seen, path.resolve()):
+        raise ConfigError(f"config key 'base': '{base}' includes this file again", str(path))
+    return merge(read_config(base_path, (*_seen, path.resolve())), raw)
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -230,15 +262,16 @@ def _validate_section(cls: type[Section], raw: Any, prefix: str, problems: list[
         return None
 
 
-def validate(raw: dict, source: str | None = None) -> Section:
-    """Validate a raw config mapping; raise one `ConfigError` listing every problem."""
+def validate(raw: dict, experiments: Registry, source: str | None = None) -> Section:
+    """Validate a raw config mapping against the schema of its experiment (an entry of
+    `experiments`); raise one `ConfigError` listing every problem."""
     name = raw.get("experiment")
     if name is None:
         raise ConfigError(
-            f"missing key 'experiment' (one of: {', '.join(EXPERIMENTS.names())})", source
+            f"missing key 'experiment' (one of: {', '.join(experiments.names())})", source
         )
     try:
-        cls = EXPERIMENTS.config_class(name, "experiment")
+        cls = experiments.config_class(name, "experiment")
     except ConfigError as err:
         raise ConfigError(err.problems, source) from None
     problems: list[str] = []
@@ -248,13 +281,17 @@ def validate(raw: dict, source: str | None = None) -> Section:
     return config
 
 
-def load(path: str | Path | None = None, overrides: list[str] = (), raw: dict | None = None):
-    """Read `path` (or take `raw`), apply overrides, validate; returns the experiment config."""
-    import jaxcourse.runners  # noqa: F401  (registers experiments, models, datasets, ...)
-
-    base = read_yaml(path) if path is not None else _deep_copy(raw or {})
+def load(
+    experiments: Registry,
+    path: str | Path | None = None,
+    overrides: list[str] = (),
+    raw: dict | None = None,
+):
+    """Read `path` (with its `base:`; or take `raw`), apply overrides, validate against
+    `experiments`; returns the experiment config."""
+    base = read_config(path) if path is not None else _deep_copy(raw or {})
     merged = apply_overrides(base, list(overrides))
-    return validate(merged, str(path) if path is not None else None)
+    return validate(merged, experiments, str(path) if path is not None else None)
 
 
 def to_dict(config: Section) -> dict:
@@ -294,8 +331,86 @@ def describe_schema(cls: type[Section], prefix: str = "") -> list[tuple[str, str
 
 
 def _type_name(annotation) -> str:
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "").replace("jaxcourse.", "")
+    """The full type: `list[int]`, `int | None`, `'stop' | 'warn'`, `bool | int`, ..."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is type(None):
+        return "None"
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(_type_name(a) for a in args)}]" if args else name
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def reference_yaml(cls: type[Section], title: str) -> str:
+    """Every key of `cls` as commented YAML: its default (null where required), type and
+    description; a component's `name` with the options of each of its registry entries."""
+    lines = [
+        f"# {title}",
+        "# Every key with its default, type and description. Generated from the schema by",
+        "# `jaxcourse config reference --write configs/reference`; tests keep it in sync.",
+    ]
+    _reference_lines(cls, "", lines)
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_value(value) -> str:
+    if isinstance(value, Section):
+        value = value.model_dump(mode="json")
+    return (
+        yaml.safe_dump(value, default_flow_style=True, width=1000)
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )
+
+
+def _reference_lines(cls: type[Section], pad: str, out: list[str], skip=("",)) -> None:
+    for fname, field in cls.model_fields.items():
+        if fname in skip:
+            continue
+        ref, name_marker = _markers(field)
+        required = field.is_required()
+        default = None if required else field.get_default(call_default_factory=True)
+        literal = (
+            typing.get_args(field.annotation)
+            if typing.get_origin(field.annotation) is typing.Literal
+            else ()
+        )
+        if required and len(literal) == 1:  # the experiment's own name
+            default = literal[0]
+        type_name = _type_name(field.annotation)
+        if name_marker is not None:
+            type_name = "one of: " + ", ".join(name_marker.registry.names())
+        comment = f"# {type_name}{' (required)' if required else ''}. {field.description or ''}"
+        sub = _section_class(field.annotation)
+        if ref is not None:
+            names = ref.registry.names()
+            chosen = getattr(default, "name", None) or "null"
+            out.append(f"{pad}{fname}:  {comment}")
+            out.append(f"{pad}  name: {chosen}  # one of: {', '.join(names)}")
+            for entry in names:
+                entry_cls = ref.registry.config_class(entry) or sub
+                inner: list[str] = []
+                _reference_lines(entry_cls, "", inner, skip=("name",))
+                if inner:
+                    out.append(f"{pad}  # name: {entry}")
+                    out.extend(f"{pad}  #   {line}" for line in inner)
+        elif sub is not None and _is_list(field.annotation):
+            inner = []
+            _reference_lines(sub, "", inner)
+            out.append(f"{pad}{fname}:  {comment}")
+            out.extend(f"{pad}  {'- ' if i == 0 else '  '}{line}" for i, line in enumerate(inner))
+        elif sub is not None and (required or isinstance(default, Section)):
+            out.append(f"{pad}{fname}:  {comment}")
+            _reference_lines(sub, pad + "  ", out)
+        else:
+            out.append(f"{pad}{fname}: {_yaml_value(default)}  {comment}")
 
 
 class ExperimentConfig(Section):

@@ -2,7 +2,7 @@
 
 usage: python distributed_worker.py CONFIG_JSON WORKDIR PARAMS_OUT
 The config's `parallel.distributed` section says which process this is. Does what
-`run_experiment` does, keeping hold of the loop to save the trained parameters it ends with.
+`run_experiment` does, keeping hold of the final state to save the trained parameters it ends with.
 """
 
 import json
@@ -15,21 +15,22 @@ import numpy as np
 from jaxcourse import config as config_lib
 from jaxcourse.engine.rundir import RunDir
 from jaxcourse.parallel import distributed, placement
-from jaxcourse.runners.supervised import TrainLoop, build
+from jaxcourse.runners import load_config
+from jaxcourse.runners.supervised import Placement, build, fit
 
 if __name__ == "__main__":
     raw_path, workdir, params_out = sys.argv[1:4]
-    config = config_lib.load(raw=json.loads(Path(raw_path).read_text()))
+    config = load_config(raw=json.loads(Path(raw_path).read_text()))
     distributed.initialize(config.parallel.distributed)
     rundir = RunDir(workdir) if distributed.is_primary() else distributed.SilentRunDir(workdir)
     rundir.start(config_lib.dump_yaml(config))
     plan = placement.make_plan(config.parallel)
     training, placement = plan.place(build(config, plan.axis_name), config.train)
-    loop = TrainLoop(config, rundir, training, placement)
-    summary = loop.run()
+    placement = placement or Placement()
+    summary, final = fit(config, rundir, training, placement, plan)
     rundir.close()
-    leaves = jax.tree_util.tree_leaves_with_path(loop.placement.fetch(loop.state.params))
+    leaves = jax.tree_util.tree_leaves_with_path(placement.fetch(final.params))
     np.savez(params_out, **{jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves})
     report = {"process": jax.process_index(), "processes": jax.process_count()}
-    report |= {"devices": jax.device_count(), "loss": summary["final"]["loss"]}
+    report |= {"devices": jax.device_count(), "loss": summary["final"]["train/loss"]}
     print(json.dumps(report))

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from jaxcourse import cli
-from jaxcourse.config import load
 from jaxcourse.data.captcha import CaptchaConfig, CaptchaGenerator
 from jaxcourse.errors import ConfigError
 from jaxcourse.records import Schema, write_arrays
 from jaxcourse.records.convert import convert, parse_source
 from jaxcourse.records.pipeline import PipelineConfig, RecordPipeline, load_split, random_shift
+from jaxcourse.runners import load_config as load
 from jaxcourse.runners.multitask import head_loss, head_metrics
 
 
@@ -130,10 +130,10 @@ def test_joint_training_learns_and_predict_reads_back(tmp_path, capsys):
     _easy_records(tmp_path / "easy", 0)
     summary = run_experiment(_config(tmp_path, "joint", [("easy", tmp_path / "easy")]))
     final = summary["final"]
-    assert final["test_easy_string_accuracy"] > 0.9
-    assert final["test_easy_char_accuracy"] >= final["test_easy_string_accuracy"]
+    assert final["test/easy_string_accuracy"] > 0.9
+    assert final["test/easy_char_accuracy"] >= final["test/easy_string_accuracy"]
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
-    assert rows[0]["loss"] > rows[-1]["loss"]
+    assert rows[0]["train/loss"] > rows[-1]["train/loss"]
     reader = CaptchaReader(tmp_path / "run")
     image = np.zeros((8, 16, 3), np.uint8)
     image[:, 0:4] = 200  # classes 2 and 0 -> "ca"
@@ -174,8 +174,8 @@ def test_alternating_run_trains_both_tasks(tmp_path):
     _easy_records(tmp_path / "b", 1, num_heads=3, num_classes=2)
     tasks = [("a", tmp_path / "a"), ("b", tmp_path / "b")]
     summary = run_experiment(_config(tmp_path, "alternating", tasks, steps=90))
-    assert summary["final"]["test_a_char_accuracy"] > 0.9
-    assert summary["final"]["test_b_char_accuracy"] > 0.9
+    assert summary["final"]["test/a_char_accuracy"] > 0.9
+    assert summary["final"]["test/b_char_accuracy"] > 0.9
 
 
 def test_config_errors(tmp_path):
@@ -209,8 +209,8 @@ def test_captcha_model_learns_real_captchas(tmp_path):
         "plots": False,
     }
     final = run_experiment(load(raw=raw))["final"]
-    assert final["test_captcha_char_accuracy"] > 0.75
-    assert final["test_captcha_string_accuracy"] > 0.3
+    assert final["test/captcha_char_accuracy"] > 0.75
+    assert final["test/captcha_string_accuracy"] > 0.3
 
 
 @pytest.mark.parametrize("mode", ["joint", "alternating"])
@@ -247,7 +247,49 @@ def test_resumed_multitask_run_is_bit_identical(tmp_path, mode):
         np.testing.assert_array_equal(x, y)
 
     def losses(workdir):
-        return [(r["step"], r["loss"]) for r in map(json.loads, (workdir / "metrics.jsonl").open())]
+        return [
+            (r["step"], r["train/loss"])
+            for r in map(json.loads, (workdir / "metrics.jsonl").open())
+        ]
 
     assert losses(tmp_path / "resumed") == losses(tmp_path / "straight")
     assert [s for s, _ in losses(tmp_path / "straight")] == [10, 20, 30, 40]
+
+
+def test_multitask_and_supervised_runs_log_the_same_names_and_summary(tmp_path):
+    """One loop writes both: rows named `train/...`/`test/...`, one summary.json schema."""
+    import synthetic_images
+
+    from jaxcourse.engine.loop import Run, summary
+    from jaxcourse.runners import run_experiment
+
+    _easy_records(tmp_path / "a", 0)
+    config = _config(tmp_path, "joint", [("a", tmp_path / "a")], steps=40)
+    multitask = run_experiment(config, tmp_path / "multitask")
+    supervised = run_experiment(
+        load(
+            raw={
+                "experiment": "supervised",
+                "data": {"name": synthetic_images.NAME, "num_train": 64, "num_test": 32},
+                "model": {"name": "mlp", "hidden": [4]},
+                "loss": "softmax_cross_entropy",
+                "optimizer": {"name": "sgd", "learning_rate": 0.1},
+                "train": {"steps": 40, "log_every": 20, "progress": False},
+                "plots": False,
+            }
+        ),
+        tmp_path / "supervised",
+    )
+    schema = set(summary(Run(None, "x"), "completed", 0, {}, {"start": 0.0}, 1))
+    for result, workdir in ((multitask, "multitask"), (supervised, "supervised")):
+        assert schema <= set(result)
+        on_disk = json.loads((tmp_path / workdir / "summary.json").read_text())
+        assert set(on_disk["device"]) == {"platform", "kind", "count"}
+        rows = [json.loads(line) for line in (tmp_path / workdir / "metrics.jsonl").open()]
+        assert [r["step"] for r in rows] == [20, 40]
+        for row in rows:
+            assert "train/loss" in row
+            names = {k.split("/")[0] for k in row if "/" in k}
+            assert names <= {"train", "test"}
+        assert any(k.startswith("test/") for k in rows[-1])
+        assert result["final"] == rows[-1]

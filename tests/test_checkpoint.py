@@ -15,9 +15,9 @@ import pytest
 
 from jaxcourse import config as config_lib
 from jaxcourse.engine.checkpoint import CheckpointError, CheckpointStore, load_checkpoint
-from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.engine.hooks import Hook
 from jaxcourse.engine.rundir import read_metrics
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def make_config(workdir, steps=40, hidden=(16,), **checkpoint):
         "plots": False,
         "checkpoint": {"enabled": True, "every": 10, "async_save": True, **checkpoint},
     }
-    return config_lib.load(raw=raw)
+    return load_config(raw=raw)
 
 
 def final_params(workdir):
@@ -48,20 +48,15 @@ class StopAt(Hook):
     def __init__(self, step):
         self.step = step
 
-    def after_call(self, loop):
-        if loop.step == self.step:
+    def on_call(self, step, state, metrics):
+        if step == self.step:
             raise KeyboardInterrupt
 
 
 def run_interrupted(config, workdir, at: int) -> None:
     """Run `config` in `workdir` until it is interrupted after `at` steps."""
-    factory = lambda config, rundir, training: StopAt(at)
-    HOOK_FACTORIES.append(factory)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_experiment(config, workdir)
-    finally:
-        HOOK_FACTORIES.remove(factory)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, workdir, hooks=[StopAt(at)])
 
 
 def test_resume_is_bit_identical(tmp_path):
@@ -100,10 +95,16 @@ def _leaves(tree):
 
 def test_keep_last_and_best(tmp_path):
     cfg = make_config(
-        tmp_path, steps=60, every=5, keep_last=2, keep_best=1, best_metric="loss", best_mode="max"
+        tmp_path,
+        steps=60,
+        every=5,
+        keep_last=2,
+        keep_best=1,
+        best_metric="train/loss",
+        best_mode="max",
     )
     summary = run_experiment(cfg, tmp_path)
-    rows = {r["step"]: r["loss"] for r in read_metrics(tmp_path)}
+    rows = {r["step"]: r["train/loss"] for r in read_metrics(tmp_path)}
     best = max(rows, key=rows.get)  # the worst loss: a step in the middle
     expected = sorted({55, 60, best})
     assert summary["checkpoint"]["steps"] == expected
@@ -123,7 +124,7 @@ def test_mismatched_model_config_is_named(tmp_path):
     assert "model.hidden: checkpoint has [8], config has [12]" in text
     assert str(tmp_path / "ckpt" / "10") in text
     # The refused run leaves the workdir describing the checkpoints' run.
-    assert config_lib.load(tmp_path / "config.yaml").model.hidden == [8]
+    assert load_config(tmp_path / "config.yaml").model.hidden == [8]
 
 
 def test_changed_optimizer_state_is_named(tmp_path):
@@ -166,8 +167,7 @@ def test_resume_false_refuses_existing_checkpoints(tmp_path):
 
 KILL_SCRIPT = """
 import sys
-from jaxcourse import config as config_lib
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 raw = {
     "experiment": "supervised", "seed": 0, "workdir": sys.argv[1],
     "data": {"name": "quadratic_noise", "num_points": 64},
@@ -177,7 +177,7 @@ raw = {
     "plots": False,
     "checkpoint": {"enabled": True, "every": 2, "keep_last": 3},
 }
-run_experiment(config_lib.load(raw=raw), sys.argv[1])
+run_experiment(load_config(raw=raw), sys.argv[1])
 """
 
 

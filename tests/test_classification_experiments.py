@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from jaxcourse import config as config_lib
 from jaxcourse.data import idx, mnist
 from jaxcourse.engine.rundir import read_metrics
 from jaxcourse.errors import ConfigError
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 
 def write_blocks(directory, label_noise=0.0, seed=0):
@@ -44,7 +43,7 @@ def blocks_dir(tmp_path_factory):
 
 
 def run(name, workdir, *overrides):
-    config = config_lib.load(REPO / "configs" / f"{name}.yaml", ["train.progress=off", *overrides])
+    config = load_config(REPO / "configs" / f"{name}.yaml", ["train.progress=off", *overrides])
     return run_experiment(config, workdir)
 
 
@@ -61,18 +60,18 @@ def test_cnn_learns_and_reports_its_confusion_matrix(tmp_path, blocks_dir):
         "model.conv_features=[8,16]",
     )
     final = summary["final"]
-    assert final["test_accuracy"] > 0.9
+    assert final["test/accuracy"] > 0.9
     counts = np.array(summary["confusion_matrix"]["counts"])
     assert counts.shape == (10, 10) and counts.sum() == 200
-    assert np.trace(counts) / 200 == pytest.approx(final["test_accuracy"], abs=1e-6)
+    assert np.trace(counts) / 200 == pytest.approx(final["test/accuracy"], abs=1e-6)
     per_class = summary["per_class_accuracy"]
     assert set(per_class) == {str(d) for d in range(10)}
     support = counts.sum(1)
     weighted = sum(per_class[str(k)] * support[k] for k in range(10)) / 200
-    assert weighted == pytest.approx(final["test_accuracy"], abs=1e-6)
+    assert weighted == pytest.approx(final["test/accuracy"], abs=1e-6)
     assert (tmp_path / "confusion.png").stat().st_size > 0
     rows = read_metrics(tmp_path)
-    assert [r["step"] for r in rows if "test_accuracy" in r] == [6, 12]
+    assert [r["step"] for r in rows if "test/accuracy" in r] == [6, 12]
 
 
 def test_loss_comparison_runs_both_losses_on_one_plot(tmp_path, blocks_dir):
@@ -87,14 +86,14 @@ def test_loss_comparison_runs_both_losses_on_one_plot(tmp_path, blocks_dir):
     )
     assert set(summary["variants"]) == {"quadratic", "cross_entropy"}
     for label, loss in (("quadratic", "softmax_mse"), ("cross_entropy", "softmax_cross_entropy")):
-        saved = config_lib.load(tmp_path / label / "config.yaml")
+        saved = load_config(tmp_path / label / "config.yaml")
         assert saved.loss == loss and saved.experiment == "supervised"
         assert len(read_metrics(tmp_path / label)) == 3
     quadratic = summary["variants"]["quadratic"]["final"]
     cross_entropy = summary["variants"]["cross_entropy"]["final"]
     # Same model and steps: the cross-entropy gradient does not vanish, so it learns faster.
-    assert cross_entropy["test_accuracy"] >= quadratic["test_accuracy"]
-    assert cross_entropy["test_accuracy"] > 0.9
+    assert cross_entropy["test/accuracy"] >= quadratic["test/accuracy"]
+    assert cross_entropy["test/accuracy"] > 0.9
     assert (tmp_path / "compare.png").stat().st_size > 0
 
 
@@ -117,8 +116,8 @@ def test_dropout_narrows_the_train_test_gap(tmp_path):
         "train.eval_every=100",
     )
     final = {label: v["final"] for label, v in summary["variants"].items()}
-    gap = {label: f["train_accuracy"] - f["test_accuracy"] for label, f in final.items()}
-    assert final["no_dropout"]["train_accuracy"] > 0.95
+    gap = {label: f["train_full/accuracy"] - f["test/accuracy"] for label, f in final.items()}
+    assert final["no_dropout"]["train_full/accuracy"] > 0.95
     assert gap["dropout"] < gap["no_dropout"] - 0.1
     assert (tmp_path / "run" / "compare.png").stat().st_size > 0
 
@@ -127,7 +126,7 @@ def test_bad_variant_is_a_config_error_before_anything_runs(tmp_path):
     with pytest.raises(
         ConfigError, match=r"variant 'x' overrides: unknown config key 'model.dropot'"
     ):
-        config_lib.load(
+        load_config(
             REPO / "configs" / "dropout_overfitting.yaml",
             [f"workdir={tmp_path}", "variants=[{label: x, overrides: {model.dropot: 0.5}}]"],
         )
@@ -145,7 +144,7 @@ def test_every_config_validates_for_both_datasets():
         "cnn_mnist_testset",
     ):
         for dataset in ("mnist", "fashion_mnist"):
-            config = config_lib.load(REPO / "configs" / f"{name}.yaml", [f"data.name={dataset}"])
+            config = load_config(REPO / "configs" / f"{name}.yaml", [f"data.name={dataset}"])
             assert config.data.name == dataset
 
 
@@ -177,5 +176,5 @@ def test_results_table_script(tmp_path, blocks_dir):
     lines = out.read_text().splitlines()
     assert lines[0].startswith("| dataset | model | epochs | test accuracy | wall time |")
     summary = json.loads((tmp_path / "runs" / "softmax_cross_entropy" / "summary.json").read_text())
-    accuracy = f"{summary['final']['test_accuracy']:.4f}"
+    accuracy = f"{summary['final']['test/accuracy']:.4f}"
     assert len(lines) == 3 and f"| 2 | {accuracy} |" in lines[2] and "test box" in lines[2]

@@ -8,21 +8,23 @@ from conftest import REPO
 
 from jaxcourse import config as config_lib
 from jaxcourse.errors import ConfigError
+from jaxcourse.runners import load_config
+from jaxcourse.runners.registry import EXPERIMENTS
 
 LINEAR = REPO / "configs" / "linear_regression.yaml"
 
 
 def problems(path=LINEAR, overrides=(), raw=None) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        config_lib.load(path if raw is None else None, list(overrides), raw=raw)
+        load_config(path if raw is None else None, list(overrides), raw=raw)
     return info.value.problems
 
 
 def test_valid_config_round_trips_through_yaml():
-    config = config_lib.load(LINEAR, ["optimizer.learning_rate=0.3", "train.steps=7"])
+    config = load_config(LINEAR, ["optimizer.learning_rate=0.3", "train.steps=7"])
     assert config.optimizer.learning_rate == 0.3
     assert config.train.steps == 7
-    again = config_lib.load(raw=yaml.safe_load(config_lib.dump_yaml(config)))
+    again = load_config(raw=yaml.safe_load(config_lib.dump_yaml(config)))
     assert again == config
 
 
@@ -77,11 +79,9 @@ def test_steps_and_epochs_are_exclusive():
 
 
 def test_every_key_of_every_experiment_is_documented():
-    import jaxcourse.runners  # noqa: F401
-
     undocumented = []
-    for name in config_lib.EXPERIMENTS.names():
-        cls = config_lib.EXPERIMENTS.config_class(name)
+    for name in EXPERIMENTS.names():
+        cls = EXPERIMENTS.config_class(name)
         rows = config_lib.describe_schema(cls)
         undocumented += [f"{name}: {key}" for key, _, _, doc in rows if not doc.strip()]
     assert not undocumented, f"keys without a description: {undocumented}"
@@ -91,7 +91,7 @@ def test_every_shipped_config_validates():
     paths = sorted((REPO / "configs").glob("*.yaml"))
     assert paths
     for path in paths:
-        config_lib.load(path)
+        load_config(path)
 
 
 def test_cli_bad_key_exits_2_with_one_clear_message(cli):
@@ -99,3 +99,71 @@ def test_cli_bad_key_exits_2_with_one_clear_message(cli):
     assert result.returncode == 2
     assert "lerning_rate" in result.stderr and "learning_rate" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_base_key_makes_a_config_a_few_overrides_of_another(tmp_path):
+    fast = load_config(REPO / "configs" / "cnn_fast.yaml")
+    plain = load_config(REPO / "configs" / "cnn.yaml")
+    assert fast.model.name == "fast_cnn" and plain.model.name == "cnn"
+    assert fast.train.steps_per_call == 5 and fast.train.unroll is True
+    assert (
+        fast.train.epochs == plain.train.epochs and fast.train.eval_every == plain.train.eval_every
+    )
+    assert fast.optimizer == plain.optimizer and fast.data == plain.data
+    assert len((REPO / "configs" / "cnn_fast.yaml").read_text().splitlines()) < 25
+    # a section naming the same entry is merged key by key, another entry replaces it
+    (tmp_path / "b.yaml").write_text(LINEAR.read_text())
+    (tmp_path / "a.yaml").write_text("base: b.yaml\noptimizer: {learning_rate: 0.5}\n")
+    merged = load_config(tmp_path / "a.yaml")
+    assert merged.optimizer.name == "sgd" and merged.optimizer.learning_rate == 0.5
+    (tmp_path / "c.yaml").write_text("base: d.yaml\n")
+    (tmp_path / "d.yaml").write_text("base: c.yaml\n")
+    with pytest.raises(ConfigError, match="includes this file again"):
+        load_config(tmp_path / "c.yaml")
+    (tmp_path / "e.yaml").write_text("base: [x]\n")
+    with pytest.raises(ConfigError, match="'base': expected a file name"):
+        load_config(tmp_path / "e.yaml")
+
+
+def _strings(tree, key=""):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _strings(v, f"{key}.{k}")
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            yield from _strings(v, f"{key}.{i}")
+    elif isinstance(tree, str):
+        yield key, tree
+
+
+def test_no_shipped_config_points_outside_the_repository():
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        for key, value in _strings(config_lib.read_config(path)):
+            if key.endswith(("dir", "path", "weights")):
+                assert not value.startswith(("..", "/", "~")), f"{path.name}: {key}={value}"
+
+
+def test_reference_configs_are_generated_from_the_schema_and_in_sync(cli, tmp_path):
+    result = cli("config", "reference", "--write", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in tmp_path.glob("*.yaml"))
+    assert written == sorted(f"{name}.yaml" for name in EXPERIMENTS.names())
+    for name in written:
+        fresh = (tmp_path / name).read_text()
+        assert (REPO / "configs" / "reference" / name).read_text() == fresh, (
+            f"configs/reference/{name} is stale: run "
+            "`jaxcourse config reference --write configs/reference`"
+        )
+        assert isinstance(yaml.safe_load(fresh), dict)
+    supervised = (tmp_path / "supervised.yaml").read_text()
+    assert "  nan_policy: stop  # 'stop' | 'warn'." in supervised
+    assert "  name: null  # one of: " in supervised
+
+
+def test_schema_prints_full_types(cli):
+    result = cli("config", "schema", "supervised", "train")
+    assert result.returncode == 0, result.stderr
+    assert "train.nan_policy  ['stop' | 'warn' = 'stop']" in result.stdout
+    assert "train.eval_splits  [list[str] = ['test']]" in result.stdout
+    assert "train.steps  [int | None = None]" in result.stdout
+    assert "train.progress  [bool | 'auto' = 'auto']" in result.stdout

@@ -7,13 +7,12 @@ import json
 import numpy as np
 from conftest import REPO
 
-from jaxcourse import config as config_lib
 from jaxcourse.engine.rundir import read_metrics
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 
 def run(name: str, tmp_path, *overrides: str) -> dict:
-    config = config_lib.load(REPO / "configs" / f"{name}.yaml", ["train.progress=off", *overrides])
+    config = load_config(REPO / "configs" / f"{name}.yaml", ["train.progress=off", *overrides])
     return run_experiment(config, tmp_path)
 
 
@@ -27,14 +26,14 @@ def test_linear_regression_finds_k_and_b(tmp_path, cli):
     rows = read_metrics(tmp_path)
     assert [r["step"] for r in rows] == list(range(20, 201, 20)) + [201]
     assert all("k" in r and "b" in r for r in rows)
-    saved = config_lib.load(tmp_path / "config.yaml")
+    saved = load_config(tmp_path / "config.yaml")
     assert saved.optimizer.learning_rate == 0.2
     assert (tmp_path / "loss.png").stat().st_size > 0 and (tmp_path / "fit.png").exists()
 
 
 def test_nonlinear_regression_approaches_the_noise_floor(tmp_path):
     summary = run("nonlinear_regression", tmp_path)
-    mse = summary["final"]["loss"]
+    mse = summary["final"]["train/loss"]
     assert 2e-4 < mse < 1e-3  # noise variance is 4e-4
     assert (tmp_path / "fit.png").stat().st_size > 0
 
@@ -54,7 +53,9 @@ def test_same_seed_gives_bit_identical_runs(tmp_path):
     first, second = params_trace("a"), params_trace("b")
     assert first == second
     fused = params_trace("c", "train.steps_per_call=10")
-    np.testing.assert_allclose([r["loss"] for r in fused], [r["loss"] for r in first], rtol=1e-5)
+    np.testing.assert_allclose(
+        [r["train/loss"] for r in fused], [r["train/loss"] for r in first], rtol=1e-5
+    )
     assert params_trace("d", "seed=1") != first
 
 
@@ -72,7 +73,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_metrics(tmp_path, cli):
     assert summary["status"].startswith("stopped: non-finite loss at step")
     bad_step = int(summary["status"].rsplit(" ", 1)[1])
     rows = read_metrics(tmp_path)
-    assert rows and all(np.isfinite(r["loss"]) for r in rows)
+    assert rows and all(np.isfinite(r["train/loss"]) for r in rows)
     assert rows[-1]["step"] == bad_step - 1
 
 

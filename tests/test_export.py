@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxcourse import config as config_lib
 from jaxcourse import models
 from jaxcourse.data import idx, mnist
 from jaxcourse.data.spec import DataSpec
 from jaxcourse.engine.checkpoint import load_checkpoint
 from jaxcourse.inference.export import ExportError, export_run
 from jaxcourse.inference.predict import Predictor
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +49,7 @@ def train_small_cnn(tmp_path):
         "plots": False,
         "checkpoint": {"enabled": True, "every": 3},
     }
-    config = config_lib.load(raw=raw)
+    config = load_config(raw=raw)
     run_experiment(config, tmp_path / "run")
     return config, test_images
 

@@ -8,11 +8,10 @@ import jax
 import numpy as np
 import synthetic_images
 
-from jaxcourse import config as config_lib
 from jaxcourse import models
 from jaxcourse.compat.v1.graph_def import GraphDef, make_tensor_proto, shape_proto
 from jaxcourse.data.spec import DataSpec
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 
 def _frozen_softmax_regression(path, inputs: int, classes: int) -> np.ndarray:
@@ -38,14 +37,14 @@ def test_engine_fine_tunes_a_frozen_pb_from_its_constants(tmp_path):
     w = _frozen_softmax_regression(pb, 64, len(synthetic_images.CLASS_NAMES))
     raw = synthetic_images.config(tensorboard=False, jsonl=True)
     raw["model"] = {"name": "graph_def", "path": str(pb), "input": "x:0", "output": "prediction:0"}
-    config = config_lib.load(raw=raw)
+    config = load_config(raw=raw)
     spec = DataSpec((8, 8, 1), "classification", 4, synthetic_images.CLASS_NAMES)
     module = models.build(config.model, spec)
     params = module.init(jax.random.key(0), np.zeros((2, 8, 8, 1), np.float32))["params"]
     np.testing.assert_array_equal(params["W"], w)  # training starts from the frozen weights
     raw["train"].update(steps=100, log_every=50)
-    summary = run_experiment(config_lib.load(raw=raw), tmp_path / "run")
+    summary = run_experiment(load_config(raw=raw), tmp_path / "run")
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
-    losses = [r["loss"] for r in rows if "loss" in r]
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
     assert max(losses) < 0.5 * np.log(4)  # the frozen W (~0) starts at log(4) = 1.39
-    assert summary["final"]["test_accuracy"] > 0.5  # 4 classes: chance is 0.25
+    assert summary["final"]["test/accuracy"] > 0.5  # 4 classes: chance is 0.25

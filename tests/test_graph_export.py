@@ -10,9 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcourse import config
 from jaxcourse.graph import export as graph_export
-from jaxcourse.runners import supervised
+from jaxcourse.runners import load_config, supervised
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def mlp_step():
     """The supervised train step of the 1-10-1 tanh regression, with a batch of 16."""
-    cfg = config.load(str(REPO / "configs" / "nonlinear_regression.yaml"), [])
+    cfg = load_config(str(REPO / "configs" / "nonlinear_regression.yaml"), [])
     training = supervised.build(cfg)
     batch = {k: v[:16] for k, v in training.dataset.splits["train"].items()}
     return training.train_step, training.state, batch

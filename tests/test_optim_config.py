@@ -10,6 +10,7 @@ import pytest
 from jaxcourse import config as config_lib
 from jaxcourse import optim
 from jaxcourse.errors import ConfigError
+from jaxcourse.runners import load_config
 
 
 def _problems(**raw) -> str:
@@ -69,12 +70,12 @@ def test_optimizer_from_a_yaml_config(tmp_path):
         "  schedule: {name: cosine_decay, decay_steps: 100}\n"
         "train: {steps: 5}\n"
     )
-    cfg = config_lib.load(path)
+    cfg = load_config(path)
     assert cfg.optimizer.eps == 1e-10 and cfg.optimizer.schedule.decay_steps == 100
     dumped = config_lib.to_dict(cfg)["optimizer"]
     assert dumped["schedule"]["name"] == "cosine_decay" and dumped["initial_scale"] == 1.0
     with pytest.raises(ConfigError, match="optimizer.learning_rate"):
-        config_lib.load(path, ["optimizer.learning_rate=-1"])
+        load_config(path, ["optimizer.learning_rate=-1"])
 
 
 SCHEDULE_CASES = [

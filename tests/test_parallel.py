@@ -19,9 +19,9 @@ import jax
 import numpy as np
 import pytest
 
-from jaxcourse import config as config_lib
 from jaxcourse.errors import ConfigError
 from jaxcourse.parallel import distributed, placement
+from jaxcourse.runners import load_config
 from jaxcourse.runners.supervised import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,46 +54,38 @@ EIGHT_DEVICE_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import jax, numpy as np
-    from jaxcourse import config as config_lib
     from jaxcourse.errors import ConfigError
-    from jaxcourse.engine.hooks import Hook
     from jaxcourse.engine.rundir import RunDir
-    from jaxcourse.runners.supervised import TrainLoop, build
+    from jaxcourse.runners import load_config
+    from jaxcourse.runners.supervised import Placement, build, fit
     from jaxcourse.parallel.placement import make_plan
 
     base, out = json.loads(sys.argv[1]), sys.argv[2]
     assert jax.device_count() == 8, jax.devices()
-
-    class Resume(Hook):  # what a checkpoint hook does: replace the state before step one
-        def __init__(self, state):
-            self.state = state
-
-        def on_start(self, loop):
-            loop.state = self.state.replace(rng=jax.random.wrap_key_data(self.state.rng))
 
     def train(name, par, steps=None, resume=None):
         raw = json.loads(json.dumps(base))
         raw["train"]["steps_per_call"] = par.pop("_steps_per_call", 1)
         raw["train"]["steps"] = steps or raw["train"]["steps"]
         raw["parallel"] = par
-        config = config_lib.load(raw=raw)
+        config = load_config(raw=raw)
         plan = make_plan(config.parallel)
         training, placement = plan.place(build(config, plan.axis_name), config.train)
+        placement = placement or Placement()
         rundir = RunDir(f"{out}/{name}")
         rundir.start("")
-        loop = TrainLoop(config, rundir, training, placement)
-        if resume is not None:
-            loop.hooks.append(Resume(resume))
-        summary = loop.run()
+        if resume is not None:  # what resuming from a checkpoint does: start from its state
+            training.state = resume.replace(rng=jax.random.wrap_key_data(resume.rng))
+        summary, final = fit(config, rundir, training, placement, plan)
         rundir.close()
-        leaves = jax.tree_util.tree_leaves_with_path(loop.placement.fetch(loop.state.params))
+        leaves = jax.tree_util.tree_leaves_with_path(placement.fetch(final.params))
         np.savez(f"{out}/{name}.npz", **{jax.tree_util.keystr(p): v for p, v in leaves})
-        opt = jax.tree_util.tree_leaves(loop.placement.fetch(loop.state.opt_state))
+        opt = jax.tree_util.tree_leaves(placement.fetch(final.opt_state))
         np.savez(f"{out}/{name}_opt.npz", *opt)
         json.dump(summary, open(f"{out}/{name}.json", "w"))
         # the state as a checkpoint holds it: host arrays, the rng as its key data
-        state = loop.state.replace(rng=jax.random.key_data(loop.state.rng))
-        return loop.placement.fetch(state)
+        state = final.replace(rng=jax.random.key_data(final.rng))
+        return placement.fetch(state)
 
     variants = {
         "single": {"mode": "single"},
@@ -116,8 +108,8 @@ EIGHT_DEVICE_SCRIPT = textwrap.dedent(
     raw = json.loads(json.dumps(base))
     raw["train"]["batch_size"] = 60
     try:
-        make_plan(config_lib.load(raw=raw).parallel).place(
-            build(config_lib.load(raw=raw)), config_lib.load(raw=raw).train)
+        make_plan(load_config(raw=raw).parallel).place(
+            build(load_config(raw=raw)), load_config(raw=raw).train)
     except ConfigError as err:
         open(f"{out}/indivisible.txt", "w").write(str(err))
     """
@@ -149,7 +141,7 @@ def test_many_devices_train_like_one(eight_device_runs, mode):
     one = _params_npz(eight_device_runs / "single.npz")
     many = _params_npz(eight_device_runs / f"{mode}.npz")
     assert one.keys() == many.keys() and len(one) == 6
-    start = build(config_lib.load(raw=BASE)).state.params
+    start = build(load_config(raw=BASE)).state.params
     for key in one:
         np.testing.assert_allclose(many[key], one[key], rtol=2e-5, atol=2e-6, err_msg=key)
     # training moved the parameters far more than the tolerance
@@ -169,7 +161,13 @@ def test_metrics_do_not_depend_on_device_count(eight_device_runs, mode):
     rows_many = [json.loads(x) for x in (eight_device_runs / f"{mode}/metrics.jsonl").open()]
     assert [r["step"] for r in rows_one] == [r["step"] for r in rows_many] == [4, 8, 12]
     for a, b in zip(rows_one, rows_many, strict=True):
-        for key in ("loss", "grad_norm", "mse", "train_loss", "train_mse"):
+        for key in (
+            "train/loss",
+            "train/grad_norm",
+            "train/mse",
+            "train_full/loss",
+            "train_full/mse",
+        ):
             assert b[key] == pytest.approx(a[key], rel=1e-4), key
     summary = json.loads((eight_device_runs / f"{mode}.json").read_text())
     assert summary["parallel"]["devices"] == 8
@@ -199,12 +197,12 @@ def test_check_batch_counts_a_full_batch():
 def test_more_devices_than_present_is_a_config_error():
     raw = dict(BASE, parallel={"devices": jax.local_device_count() + 1})
     with pytest.raises(ConfigError, match="parallel.devices"):
-        placement.make_plan(config_lib.load(raw=raw).parallel)
+        placement.make_plan(load_config(raw=raw).parallel)
 
 
 def test_unknown_mode_is_rejected():
     with pytest.raises(ConfigError, match="parallel.mode"):
-        config_lib.load(raw=dict(BASE, parallel={"mode": "tpu"}))
+        load_config(raw=dict(BASE, parallel={"mode": "tpu"}))
 
 
 def test_fsdp_splits_largest_divisible_dimension():
@@ -272,7 +270,7 @@ def test_two_processes_train_together(tmp_path, fsdp):
         np.testing.assert_array_equal(p0[key], p1[key])
 
     # reference: one device, each global batch = process 0's share then process 1's
-    config = config_lib.load(raw=raw)
+    config = load_config(raw=raw)
     training = build(config)
     split = training.dataset.splits["train"]
     rows = [placement.process_rows(len(split["x"]), rank, 2) for rank in range(2)]
@@ -300,7 +298,7 @@ def test_two_processes_train_together(tmp_path, fsdp):
     assert summary["examples_per_s"] == pytest.approx(summary["steps_per_s"] * 64)
     logged = [json.loads(x) for x in (tmp_path / "run0/metrics.jsonl").open()]
     assert [r["step"] for r in logged] == [4, 8, 12]
-    assert logged[-1]["train_loss"] == pytest.approx(float(final_eval["loss"]), rel=1e-5)
+    assert logged[-1]["train_full/loss"] == pytest.approx(float(final_eval["loss"]), rel=1e-5)
 
 
 def test_process_rows_are_disjoint_and_equal():
@@ -308,7 +306,7 @@ def test_process_rows_are_disjoint_and_equal():
     assert [len(r) for r in rows] == [85, 85, 85]
     joined = np.concatenate(rows)
     assert len(set(joined.tolist())) == 255 and joined.max() < 256
-    training = build(config_lib.load(raw=BASE))
+    training = build(load_config(raw=BASE))
     schedule = placement.localize(training, 3).schedule
     assert (schedule.num_examples, schedule.batch_size) == (85, 64 // 3)
     assert placement.localize(training, 1) is training
@@ -365,4 +363,4 @@ def test_resumed_runs_continue_from_the_saved_step(eight_device_runs, name):
     rows = [json.loads(x) for x in (eight_device_runs / f"{name}/metrics.jsonl").open()]
     assert [r["step"] for r in rows] == [8, 12]
     full = [json.loads(x) for x in (eight_device_runs / "single/metrics.jsonl").open()]
-    assert rows[-1]["loss"] == pytest.approx(full[-1]["loss"], rel=1e-4)
+    assert rows[-1]["train/loss"] == pytest.approx(full[-1]["train/loss"], rel=1e-4)

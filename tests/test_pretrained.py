@@ -14,6 +14,7 @@ import pytest
 
 from jaxcourse.inference.pretrained import PretrainedError, check_params, convert_h5
 from jaxcourse.models.inception_v3 import InceptionV3
+from jaxcourse.runners import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,7 +152,6 @@ def test_predict_with_pretrained_model_prints_imagenet_labels(keras_model, tmp_p
 
 @pytest.mark.slow  # initialising Inception-v3 at 75x75 inside supervised.build: ~20-30 s
 def test_inception_backbone_for_transfer(keras_model, tmp_path):
-    from jaxcourse import config as config_lib
     from jaxcourse.data import idx, mnist
     from jaxcourse.runners import transfer
 
@@ -177,7 +177,7 @@ def test_inception_backbone_for_transfer(keras_model, tmp_path):
         "backbone": {"source": "inception_v3", "weights": str(path), "head": ["predictions"]},
         "transfer": {"freeze": ["backbone"]},
     }
-    training = transfer.build(config_lib.load(raw=raw))
+    training = transfer.build(load_config(raw=raw))
     params = training.state.params
     converted = convert_h5(path)
     np.testing.assert_array_equal(params["conv94"]["var"], converted["conv94"]["var"])

@@ -12,12 +12,11 @@ import pytest
 from conftest import REPO
 from PIL import Image
 
-from jaxcourse import config as config_lib
 from jaxcourse import optim
 from jaxcourse.errors import ConfigError
 from jaxcourse.race import simulate
 from jaxcourse.race.surfaces import SURFACES
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 CONFIG = REPO / "configs" / "optimizer_race.yaml"
 
@@ -113,7 +112,7 @@ def test_score_counts_arrival_only_when_it_stays():
 
 
 def _load(*overrides):
-    return config_lib.load(CONFIG, ["animation.enabled=false", "plots=false", *overrides])
+    return load_config(CONFIG, ["animation.enabled=false", "plots=false", *overrides])
 
 
 def test_saddle_sgd_stays_stuck_longest_while_adaptive_methods_escape(tmp_path):
@@ -128,7 +127,7 @@ def test_saddle_sgd_stays_stuck_longest_while_adaptive_methods_escape(tmp_path):
 
 
 def test_default_run_writes_pictures_tables_and_summary(tmp_path):
-    config = config_lib.load(CONFIG, ["steps=120", "animation.frames=6"])
+    config = load_config(CONFIG, ["steps=120", "animation.frames=6"])
     summary = run_experiment(config, tmp_path)
     assert summary["status"] == "completed" and summary["trajectories"] == 7 * 3 * 3
     for name in ["saddle", "long_valley", "beale"]:
@@ -142,7 +141,7 @@ def test_default_run_writes_pictures_tables_and_summary(tmp_path):
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["final"] == summary["final"]
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 21
-    assert config_lib.load(tmp_path / "config.yaml").surfaces[1].learning_rates["sgd"] == 0.45
+    assert load_config(tmp_path / "config.yaml").surfaces[1].learning_rates["sgd"] == 0.45
 
 
 def test_grid_search_picks_a_rate_from_the_grid_that_beats_a_bad_one(tmp_path):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from jaxcourse import cli
-from jaxcourse import config as config_lib
 from jaxcourse.engine.rundir import RunDir, read_metrics
 from jaxcourse.errors import ConfigError
 from jaxcourse.parallel import stacked, sweep
-from jaxcourse.runners.supervised import TrainLoop, build
+from jaxcourse.runners import load_config
+from jaxcourse.runners.supervised import build, fit
 
 LEARNING_RATES = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2]
 
@@ -42,9 +42,7 @@ def _keyed(params) -> dict[str, np.ndarray]:
 
 
 def test_stacked_learning_rates_match_separate_runs(config_file, tmp_path):
-    configs = [
-        config_lib.load(config_file, [f"optimizer.learning_rate={lr}"]) for lr in LEARNING_RATES
-    ]
+    configs = [load_config(config_file, [f"optimizer.learning_rate={lr}"]) for lr in LEARNING_RATES]
     rundirs = [RunDir(tmp_path / f"stacked{i}") for i in range(len(configs))]
     for rundir in rundirs:
         rundir.start("")
@@ -59,20 +57,19 @@ def test_stacked_learning_rates_match_separate_runs(config_file, tmp_path):
     for i, config in enumerate(configs):
         rundir = RunDir(tmp_path / f"alone{i}")
         rundir.start("")
-        loop = TrainLoop(config, rundir, build(config))
-        summary = loop.run()
+        summary, final = fit(config, rundir, build(config))
         rundir.close()
-        alone = _keyed(loop.state.params)
+        alone = _keyed(final.params)
         for key, value in alone.items():
             np.testing.assert_allclose(together[key][i], value, rtol=1e-5, atol=1e-6, err_msg=key)
         rows_together = read_metrics(tmp_path / f"stacked{i}")
         rows_alone = read_metrics(tmp_path / f"alone{i}")
         assert [r["step"] for r in rows_together] == [r["step"] for r in rows_alone]
         for a, b in zip(rows_together, rows_alone, strict=True):
-            for key in ("loss", "grad_norm", "mse"):
+            for key in ("train/loss", "train/grad_norm", "train/mse"):
                 assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-7), (i, key)
         assert summaries[i]["status"] == summary["status"] == "completed"
-        finals.add(round(summaries[i]["final"]["loss"], 6))
+        finals.add(round(summaries[i]["final"]["train/loss"], 6))
     assert len(finals) == len(LEARNING_RATES)  # the variants really differ
 
 
@@ -90,10 +87,10 @@ def test_sweep_command_writes_table_json_and_plot(config_file, tmp_path, capsys)
     hidden = {json.dumps(v["overrides"]["model.hidden"]) for v in result["variants"]}
     assert hidden == {"[8]", "[4, 4]"}
     for v in result["variants"]:
-        saved = config_lib.load(f"{v['workdir']}/config.yaml")
+        saved = load_config(f"{v['workdir']}/config.yaml")
         assert saved.optimizer.learning_rate == v["overrides"]["optimizer.learning_rate"]
         assert saved.seed == v["overrides"]["seed"]
-        assert v["final"]["loss"] == read_metrics(v["workdir"])[-1]["loss"]
+        assert v["final"]["train/loss"] == read_metrics(v["workdir"])[-1]["train/loss"]
     table = (out / "sweep.md").read_text().splitlines()
     assert table[0].startswith("| # | optimizer.learning_rate | seed | model.hidden | mode |")
     assert len(table) == 2 + 8
@@ -113,7 +110,7 @@ def test_sequential_sweep_agrees_with_stacked(config_file, tmp_path):
     assert {v["mode"] for v in alone["variants"]} == {"sequential"}
     for a, b in zip(together["variants"], alone["variants"], strict=True):
         assert a["overrides"] == b["overrides"]
-        assert a["final"]["loss"] == pytest.approx(b["final"]["loss"], rel=1e-4)
+        assert a["final"]["train/loss"] == pytest.approx(b["final"]["train/loss"], rel=1e-4)
 
 
 def test_parse_grid():

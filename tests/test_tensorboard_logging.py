@@ -16,7 +16,7 @@ from jaxcourse import config as config_lib
 from jaxcourse.engine.rundir import read_metrics
 from jaxcourse.engine.writers import Histogram, JsonlWriter, MultiWriter, TensorBoardWriter
 from jaxcourse.errors import ConfigError
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 from jaxcourse.tensorboard import images, projector
 from jaxcourse.tensorboard.summaries import variable_summaries
 
@@ -139,7 +139,7 @@ def test_jsonl_and_multi_writer(tmp_path):
     w.close()
     for sub in ("a", "b"):
         records = [json.loads(line) for line in (tmp_path / sub / "summaries.jsonl").open()]
-        assert records[0] == {"step": 5, "scalars": {"x": 1.5, "bad": "nan"}}
+        assert records[0] == {"step": 5, "x": 1.5, "bad": "nan"}
         png = tmp_path / sub / records[1]["images"]["layer/pic"]
         expected = (image * 255 + 0.5).astype(np.uint8)
         np.testing.assert_array_equal(np.asarray(Image.open(png)), expected)
@@ -278,10 +278,10 @@ def test_logging_config_errors_name_the_key():
     raw = synthetic_images.config()
     raw["logging"]["tensorbord"] = True
     with pytest.raises(ConfigError, match=r"logging\.tensorbord.*did you mean 'tensorboard'"):
-        config_lib.load(raw=raw)
+        load_config(raw=raw)
     raw = synthetic_images.config(projector={"sources": ["hiden"]})
     with pytest.raises(ConfigError, match=r"logging\.projector\.sources"):
-        config_lib.load(raw=raw)
+        load_config(raw=raw)
 
 
 def test_logging_keys_are_documented():
@@ -303,16 +303,16 @@ def test_training_writes_summaries_at_the_configured_steps(tmp_path):
         "decay_steps": 100,
         "decay_rate": 0.5,
     }
-    run_experiment(config_lib.load(raw=raw), tmp_path)
+    run_experiment(load_config(raw=raw), tmp_path)
     acc = read_events(tmp_path / "tensorboard")
     rows = {r["step"]: r for r in read_metrics(tmp_path)}
     loss = {e.step: e.value for e in acc.Scalars("train/loss")}
     assert sorted(loss) == [20, 40, 60, 80, 100, 120]
     for step, value in loss.items():
-        assert value == pytest.approx(rows[step]["loss"], rel=1e-6)
+        assert value == pytest.approx(rows[step]["train/loss"], rel=1e-6)
     test_acc = acc.Scalars("test/accuracy")
     assert [e.step for e in test_acc] == [120]
-    assert test_acc[0].value == pytest.approx(rows[120]["test_accuracy"], rel=1e-6)
+    assert test_acc[0].value == pytest.approx(rows[120]["test/accuracy"], rel=1e-6)
     for e in acc.Scalars("train/learning_rate"):  # exponential decay of the step's update
         assert e.value == pytest.approx(0.3 * 0.5 ** ((e.step - 1) / 100), rel=1e-6)
     assert all(e.value > 0 for e in acc.Scalars("train/steps_per_s"))
@@ -328,9 +328,7 @@ def test_training_writes_summaries_at_the_configured_steps(tmp_path):
     assert (tmp_path / "tensorboard" / projector.CONFIG_FILE).is_file()
     # the JSONL writer got the same summaries (and no copy of the training rows)
     records = [json.loads(line) for line in (tmp_path / "summaries.jsonl").open()]
-    scalar_steps = [
-        r["step"] for r in records if "hidden1/kernel/summaries/mean" in r.get("scalars", {})
-    ]
+    scalar_steps = [r["step"] for r in records if "hidden1/kernel/summaries/mean" in r]
     assert scalar_steps == [0, 20, 40, 60, 80, 100, 120]
     assert records[-1]["hparams"]["optimizer.learning_rate"] == 0.3
     assert "train/loss" in records[-1]["metrics"]
@@ -339,7 +337,7 @@ def test_training_writes_summaries_at_the_configured_steps(tmp_path):
 def test_jsonl_only_writes_summaries_and_pngs_but_no_event_files(tmp_path):
     raw = synthetic_images.config(tensorboard=False, jsonl=True)
     raw["train"]["steps"] = 40
-    run_experiment(config_lib.load(raw=raw), tmp_path)
+    run_experiment(load_config(raw=raw), tmp_path)
     assert not (tmp_path / "tensorboard").exists()
     records = [json.loads(line) for line in (tmp_path / "summaries.jsonl").open()]
     images = {tag: path for r in records for tag, path in r.get("images", {}).items()}
@@ -351,7 +349,7 @@ def test_logging_off_writes_no_event_files(tmp_path):
     raw = synthetic_images.config()
     raw["logging"] = {"tensorboard": False}
     raw["train"]["steps"] = 20
-    run_experiment(config_lib.load(raw=raw), tmp_path)
+    run_experiment(load_config(raw=raw), tmp_path)
     assert not (tmp_path / "tensorboard").exists()
 
 
@@ -382,7 +380,7 @@ def test_tensorboard_mnist_config_on_real_mnist(tmp_path):
         "logging.projector.samples=300",
         "plots=false",
     ]
-    config = config_lib.load(repo / "configs" / "tensorboard_mnist.yaml", overrides)
+    config = load_config(repo / "configs" / "tensorboard_mnist.yaml", overrides)
     run_experiment(config, tmp_path)
     logdir = tmp_path / "tensorboard"
     projector_config = text_format.Parse(

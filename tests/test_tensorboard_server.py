@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 import synthetic_images
 
-from jaxcourse import config as config_lib
 from jaxcourse.engine.rundir import read_metrics
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 
 pytest.importorskip("tensorboard", reason="the tensorboard package serves the dashboards")
 
@@ -103,7 +102,7 @@ def runs(tmp_path_factory) -> Path:
     for name, lr in (("fast", 0.3), ("slow", 0.1)):
         raw = synthetic_images.config(projector={"samples": 100})
         raw["optimizer"]["learning_rate"] = lr
-        run_experiment(config_lib.load(raw=raw), path / name)
+        run_experiment(load_config(raw=raw), path / name)
     return path
 
 
@@ -134,10 +133,10 @@ def test_scalar_series_have_the_logged_values(server, run_dir):
     rows = {row["step"]: row for row in read_metrics(run_dir)}
     assert [step for _, step, _ in series] == [20, 40, 60, 80, 100, 120]
     for _, step, value in series:
-        assert value == pytest.approx(rows[step]["loss"], rel=1e-6)
+        assert value == pytest.approx(rows[step]["train/loss"], rel=1e-6)
     query = urllib.parse.urlencode({"run": RUN, "tag": "test/accuracy"})
     ((_, step, value),) = server.json(f"/data/plugin/scalars/scalars?{query}")
-    assert step == 120 and value == pytest.approx(rows[120]["test_accuracy"], rel=1e-6)
+    assert step == 120 and value == pytest.approx(rows[120]["test/accuracy"], rel=1e-6)
     tags = server.json("/data/plugin/scalars/tags")[RUN]
     for stat in ("mean", "stddev", "max", "min"):
         assert f"hidden1/kernel/summaries/{stat}" in tags
@@ -205,8 +204,8 @@ def test_hparams_compares_the_runs_config_and_final_metrics(server, runs):
     for lr, name in ((0.3, "fast"), (0.1, "slow")):
         final = {m["name"]["tag"]: m["value"] for m in by_lr[lr]["metricValues"]}
         rows = read_metrics(runs / name)
-        assert final["test/accuracy"] == pytest.approx(rows[-1]["test_accuracy"], rel=1e-6)
-        assert final["train/loss"] == pytest.approx(rows[-1]["loss"], rel=1e-6)
+        assert final["test/accuracy"] == pytest.approx(rows[-1]["test/accuracy"], rel=1e-6)
+        assert final["train/loss"] == pytest.approx(rows[-1]["train/loss"], rel=1e-6)
 
 
 def _browser():

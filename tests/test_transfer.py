@@ -10,7 +10,7 @@ from jaxcourse import config as config_lib
 from jaxcourse.data import idx, mnist
 from jaxcourse.engine.checkpoint import load_checkpoint
 from jaxcourse.errors import ConfigError
-from jaxcourse.runners import run_experiment
+from jaxcourse.runners import load_config, run_experiment
 from jaxcourse.transfer import merge_backbone, partition_optimizer
 
 PARAMS = {
@@ -100,7 +100,7 @@ def test_class_subset_relabels_and_samples(tmp_path):
     raw = base_raw(tmp_path, [7, 3], tmp_path / "x", train_per_class=5, test_per_class=2)
     from jaxcourse import data as data_lib
 
-    ds = data_lib.load(config_lib.load(raw=raw).data, 0)
+    ds = data_lib.load(load_config(raw=raw).data, 0)
     assert ds.spec.num_outputs == 2 and ds.spec.class_names == ("7", "3")
     assert sorted(ds.splits["train"]["y"].tolist()) == [0] * 5 + [1] * 5
     assert ds.splits["test"]["y"].tolist().count(1) == 2
@@ -108,14 +108,14 @@ def test_class_subset_relabels_and_samples(tmp_path):
     assert (ds.splits["train"]["x"][ds.splits["train"]["y"] == 0][:, 14, :, 0] == 1.0).all()
     raw["data"]["classes"] = [3, 12]
     with pytest.raises(ConfigError, match=r"\[12\] not in 'mnist'"):
-        data_lib.load(config_lib.load(raw=raw).data, 0)
+        data_lib.load(load_config(raw=raw).data, 0)
 
 
 def test_frozen_backbone_stays_put_and_head_learns(tmp_path):
     write_digits(tmp_path / "data")
     pre = base_raw(tmp_path, [0, 1, 2, 3, 4], tmp_path / "pre")
     pre["checkpoint"] = {"enabled": True, "every": 8}
-    run_experiment(config_lib.load(raw=pre), tmp_path / "pre")
+    run_experiment(load_config(raw=pre), tmp_path / "pre")
     backbone, _, _ = load_checkpoint(tmp_path / "pre")
 
     raw = base_raw(tmp_path, [5, 6, 7, 8, 9], tmp_path / "frozen", train_per_class=10)
@@ -125,7 +125,7 @@ def test_frozen_backbone_stays_put_and_head_learns(tmp_path):
         transfer={"freeze": ["backbone"]},
         checkpoint={"enabled": True, "every": 8},
     )
-    run_experiment(config_lib.load(raw=raw), tmp_path / "frozen")
+    run_experiment(load_config(raw=raw), tmp_path / "frozen")
     after, meta, _ = load_checkpoint(tmp_path / "frozen")
     for layer in ("conv1", "conv2", "fc1"):
         for name in ("kernel", "bias"):
@@ -134,7 +134,7 @@ def test_frozen_backbone_stays_put_and_head_learns(tmp_path):
 
     raw["model"]["dense"] = 32
     with pytest.raises(ConfigError, match=r"model.dense: checkpoint has 16, config has 32"):
-        run_experiment(config_lib.load(raw=raw), tmp_path / "other")
+        run_experiment(load_config(raw=raw), tmp_path / "other")
 
 
 def test_every_transfer_key_is_documented():

@@ -28,7 +28,6 @@ from orbax.checkpoint import checkpoint_managers as policies
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from jaxcourse.config import Section, to_dict
-from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
 from jaxcourse.engine.rundir import write_atomic
 from jaxcourse.errors import ConfigError, JaxcourseError
 from jaxcourse.train import TrainState
@@ -69,7 +68,7 @@ class CheckpointConfig(Section):
         "of train.eval_every for an evaluation metric.",
     )
     best_metric: str = Field(
-        "test_accuracy", description="Metrics-row key that ranks checkpoints for keep_best."
+        "test/accuracy", description="Metrics-row key that ranks checkpoints for keep_best."
     )
     best_mode: Literal["max", "min"] = Field(
         "max", description="Whether a larger (max) or smaller (min) best_metric is better."
@@ -378,29 +377,32 @@ class RunCheckpoints:
         self.last_saved: int | None = None
         self._warned_metric = False
 
-    def resume(self, state: TrainState) -> tuple[TrainState, list[dict] | None]:
-        """The latest checkpoint's state and the metrics rows logged up to it (metrics.jsonl
-        is cut there); `(state, None)` when there is no checkpoint. If resuming fails, the
-        store is closed and the config.yaml of the run that wrote the checkpoints put back."""
+    def latest_step(self) -> int | None:
+        """The newest checkpoint's step (None when there is none); an error when there is one
+        and `checkpoint.resume` is false."""
+        step = self.store.latest_step()
+        if step is not None and not self.cfg.resume:
+            self._restore_config_file()
+            self.store.close()
+            raise CheckpointError(
+                f"'{self.store.directory}' already holds checkpoints (latest: step {step}) "
+                "and checkpoint.resume is false; use another workdir or remove it"
+            )
+        return step
+
+    def resume(self, state: TrainState, step: int) -> TrainState:
+        """The state of checkpoint `step`, checked against `state`. If that fails, the store is
+        closed and the config.yaml of the run that wrote the checkpoints put back."""
         try:
-            step = self.store.latest_step()
-            if step is None:
-                return state, None
-            if not self.cfg.resume:
-                raise CheckpointError(
-                    f"'{self.store.directory}' already holds checkpoints (latest: step {step}) "
-                    "and checkpoint.resume is false; use another workdir or remove it"
-                )
             self.store.check_compatible(step, state, self.meta["model"])
             state = self.store.restore(step, state)
-            rows = self.rundir.resume_metrics(step)
         except BaseException:
             self._restore_config_file()
             self.store.close()
             raise
         self.resumed_from = self.last_saved = step
         print(f"resuming from checkpoint '{self.store.step_dir(step)}'", file=sys.stderr)
-        return state, rows
+        return state
 
     def _restore_config_file(self) -> None:
         """Not resumed: put back the config.yaml of the run that wrote the checkpoints."""
@@ -442,71 +444,8 @@ class RunCheckpoints:
         return out
 
 
-# --------------------------------------------------------------------------- the hook
-
-
-def _crossed(every: int | None, step: int, n: int) -> bool:
-    return bool(every) and step // every > (step - n) // every
-
-
-class CheckpointHook(Hook):
-    """Resumes the loop from the latest checkpoint; saves periodically and at the end."""
-
-    def __init__(self, config, rundir, training):
-        self.cfg: CheckpointConfig = config.checkpoint
-        config_dict = to_dict(config)
-        spec = training.dataset.spec
-        meta = {
-            "config": config_dict,
-            "model": config_dict["model"],
-            "data_spec": {
-                "input_shape": list(spec.input_shape),
-                "task": spec.task,
-                "num_outputs": spec.num_outputs,
-                "class_names": list(spec.class_names),
-            },
-        }
-        self.checkpoints = RunCheckpoints(self.cfg, rundir, meta)
-        self._last_step = 0
-        self._deferred: int | None = None
-
-    def on_start(self, loop) -> None:
-        loop.state, rows = self.checkpoints.resume(loop.state)
-        if rows is not None:
-            loop.rows = rows
-        self._last_step = int(loop.state.step)
-
-    def after_call(self, loop) -> None:
-        step, n = loop.step, loop.step - self._last_step
-        self._last_step = step
-        if not _crossed(self.cfg.every, step, n):
-            return
-        train_cfg = loop.cfg
-        will_log = (
-            _crossed(train_cfg.log_every, step, n)
-            or _crossed(train_cfg.eval_every, step, n)
-            or step == loop.total
-        )
-        if will_log:
-            self._deferred = step  # saved in after_log, with the row's metrics
-        else:
-            self._save(loop, None)
-
-    def after_log(self, loop, row: dict) -> None:
-        if self._deferred == row["step"]:
-            self._save(loop, row)
-
-    def on_end(self, loop, summary: dict) -> None:
-        if summary["status"] == "completed" and self.checkpoints.last_saved != loop.step:
-            self._save(loop, loop.rows[-1] if loop.rows else None)
-        summary["checkpoint"] = self.checkpoints.close()
-
-    def _save(self, loop, row: dict | None) -> None:
-        self.checkpoints.save(loop.step, loop.state, row)
-        self._deferred = None
-
-
-def checkpoint_hook(config, rundir, training) -> CheckpointHook | None:
+def run_checkpoints(config, rundir, data_spec=None) -> RunCheckpoints | None:
+    """The checkpoints of a run whose config has `checkpoint.enabled`, else None."""
     cfg = getattr(config, "checkpoint", None)
     if cfg is None or not cfg.enabled:
         return None
@@ -515,7 +454,13 @@ def checkpoint_hook(config, rundir, training) -> CheckpointHook | None:
             "config key 'checkpoint.enabled': checkpoints are written by one process only; "
             f"this run has {jax.process_count()} processes (set checkpoint.enabled=false)"
         )
-    return CheckpointHook(config, rundir, training)
-
-
-HOOK_FACTORIES.append(checkpoint_hook)
+    config_dict = to_dict(config)
+    meta = {"config": config_dict, "model": config_dict["model"]}
+    if data_spec is not None:
+        meta["data_spec"] = {
+            "input_shape": list(data_spec.input_shape),
+            "task": data_spec.task,
+            "num_outputs": data_spec.num_outputs,
+            "class_names": list(data_spec.class_names),
+        }
+    return RunCheckpoints(cfg, rundir, meta)

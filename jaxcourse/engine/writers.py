@@ -226,7 +226,9 @@ def _hparams_summaries(hparams: Mapping[str, HParam], metrics: Sequence[str], st
 
 
 class JsonlWriter(MetricWriter):
-    """One JSON object per call in `path`; images go to PNG files in `image_dir`."""
+    """One JSON object per call in `path`: scalars as `{"step": s, tag: value, ...}` (the rows
+    of metrics.jsonl), the others as `{"step": s, "images" | "histograms" | "texts": {...}}`;
+    images go to PNG files in `image_dir`."""
 
     def __init__(
         self, path: str | Path, image_dir: str | Path | None = None, start_step: int | None = None
@@ -247,7 +249,7 @@ class JsonlWriter(MetricWriter):
         self._file.write(json.dumps(record, default=_json_default) + "\n")
 
     def write_scalars(self, step, scalars):
-        self._write({"step": step, "scalars": {k: _finite(v) for k, v in scalars.items()}})
+        self._write({"step": step, **{k: _finite(v) for k, v in scalars.items()}})
 
     def write_images(self, step, images):
         from PIL import Image

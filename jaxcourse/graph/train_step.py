@@ -10,17 +10,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from jaxcourse import config as config_lib
 from jaxcourse.errors import ConfigError
 from jaxcourse.graph import export as graph_export
+from jaxcourse.runners import load_config, supervised
 
 
 def write_train_step_graph(config_path: str, overrides: list[str], logdir: str) -> dict:
     """Trace the train step of `config_path` and write its graph into `logdir`; a summary."""
-    import jaxcourse.runners  # noqa: F401  (registers the experiments)
-    from jaxcourse.runners import supervised
-
-    config = config_lib.load(config_path, overrides)
+    config = load_config(config_path, overrides)
     if not isinstance(config, supervised.SupervisedConfig):
         raise ConfigError(
             f"config key 'experiment': `jaxcourse graph` needs a supervised-style experiment "

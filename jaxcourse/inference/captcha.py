@@ -15,6 +15,9 @@ import numpy as np
 from flax import serialization
 
 from jaxcourse.errors import JaxcourseError
+from jaxcourse.models.multihead import build_multihead
+from jaxcourse.runners import load_config
+from jaxcourse.runners.multitask import PARAMS_FILE, TASKS_FILE
 
 
 class PredictError(JaxcourseError):
@@ -25,17 +28,13 @@ class CaptchaReader:
     """A trained multi-head model that turns images into strings."""
 
     def __init__(self, run_dir: str | Path, task: str | None = None):
-        from jaxcourse import config as config_lib
-        from jaxcourse.models.multihead import build_multihead
-        from jaxcourse.runners.multitask import PARAMS_FILE, TASKS_FILE
-
         run_dir = Path(run_dir)
         for name in ("config.yaml", TASKS_FILE, PARAMS_FILE):
             if not (run_dir / name).is_file():
                 raise PredictError(
                     f"'{run_dir}' is not a finished multitask run: {name} is missing"
                 )
-        config = config_lib.load(run_dir / "config.yaml")
+        config = load_config(run_dir / "config.yaml")
         tasks = json.loads((run_dir / TASKS_FILE).read_text())
         names = [t["name"] for t in tasks]
         if task is not None and task not in names:

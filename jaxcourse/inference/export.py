@@ -140,21 +140,24 @@ def export_run(
 
     `platforms`: where the export may run, any of cpu, cuda, rocm, tpu (lowered for each).
     """
-    from jaxcourse import config as config_lib
-    from jaxcourse import models
+    # model code is imported here, not at the top: `jaxcourse.inference.predict` imports this
+    # module and must run an export without it
+    from jaxcourse import data, models
+    from jaxcourse.config import validate_component
     from jaxcourse.data.spec import DataSpec
     from jaxcourse.engine.checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)
     params, meta, step = load_checkpoint(run_dir, which)
-    config = config_lib.load(raw=meta["config"])
+    model_config = validate_component(models.MODELS, meta["config"]["model"], "model")
+    data_config = validate_component(data.DATASETS, meta["config"]["data"], "data")
     spec = DataSpec(**{**meta["data_spec"], "input_shape": tuple(meta["data_spec"]["input_shape"])})
     if spec.task != "classification":
         raise ExportError(
             f"run '{run_dir}' trains a {spec.task} model; only classifiers can be exported"
         )
-    model = models.build(config.model, spec)
-    normalize = getattr(config.data, "normalize", "unit")
+    model = models.build(model_config, spec)
+    normalize = getattr(data_config, "normalize", "unit")
     if normalize not in ("unit", "none"):
         raise ExportError(
             f"run '{run_dir}' uses data.normalize={normalize!r}, whose statistics an export "

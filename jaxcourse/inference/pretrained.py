@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from jaxcourse.errors import JaxcourseError
+from jaxcourse.inference.export import image_preprocessing
+from jaxcourse.inference.predict import Predictor
+from jaxcourse.models.inception_v3 import InceptionV3
 
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 WEIGHTS_URL = (
@@ -158,8 +161,6 @@ def check_params(params: dict, model, path: Path, input_size: int = 75) -> None:
 
 def load_inception_v3(weights: str | Path | None = None, num_classes: int = 1000):
     """(model, params) of Inception-v3 with the converted weights (`num_classes=0`: no head)."""
-    from jaxcourse.models.inception_v3 import InceptionV3
-
     path = weights_path(weights)
     params = convert_h5(path)
     if not num_classes:
@@ -184,9 +185,6 @@ def imagenet_labels() -> list[str]:
 def inception_v3_predictor(weights: str | Path | None = None):
     """A `Predictor` for ImageNet photos: 299×299 RGB scaled to [-1, 1], 1000 labels."""
     import jax
-
-    from jaxcourse.inference.export import image_preprocessing
-    from jaxcourse.inference.predict import Predictor
 
     model, params = load_inception_v3(weights)
     labels = imagenet_labels()

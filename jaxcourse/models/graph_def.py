@@ -2,7 +2,7 @@
 
 `model: {name: graph_def, path: model.pb, input: x:0, output: prediction:0}` imports the
 GraphDef (no TensorFlow needed), turns the part between `input` and `output` into a pure
-function with `compat.v1.to_jax` and makes every float constant a parameter initialised to its
+function with `compat.v1.to_jax` and makes every float array constant a parameter set to its
 frozen value, so training continues from the frozen weights.
 """
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import optax
 from pydantic import Field, PositiveFloat, model_validator
 
-from jaxcourse.config import Component, RegistryRef
+from jaxcourse.config import Component, RegistryRef, validate_component
 from jaxcourse.optim import schedules
 from jaxcourse.registry import Registry
 
@@ -111,6 +111,4 @@ def make(name: str, **options) -> optax.GradientTransformation:
 
 def validate(name: str, **options) -> OptimizerConfig:
     """The config section of optimizer `name` with `options` (a `ConfigError` if invalid)."""
-    from jaxcourse.config import validate_component
-
     return validate_component(OPTIMIZERS, {"name": name, **options}, "optimizer")

@@ -31,7 +31,7 @@ from pydantic import Field, PositiveInt
 from jaxcourse import train
 from jaxcourse.config import Section
 from jaxcourse.data.batching import BatchSchedule
-from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.engine.hooks import Hook
 from jaxcourse.errors import ConfigError
 from jaxcourse.parallel.distributed import DistributedConfig
 
@@ -336,15 +336,8 @@ class ParallelSummary(Hook):
     def __init__(self, plan: Plan):
         self.plan = plan
 
-    def on_end(self, loop, summary: dict) -> None:
-        summary["parallel"] = self.plan.describe()
+    def on_end(self, step, state, summary) -> dict:
+        out = {"parallel": self.plan.describe()}
         if summary.get("examples_per_s") and self.plan.num_processes > 1:
-            summary["examples_per_s"] *= self.plan.num_processes
-
-
-def _summary_hook(config, rundir, training):
-    cfg = getattr(config, "parallel", None)
-    return ParallelSummary(make_plan(cfg)) if cfg is not None else None
-
-
-HOOK_FACTORIES.append(_summary_hook)
+            out["examples_per_s"] = summary["examples_per_s"] * self.plan.num_processes
+        return out

@@ -4,16 +4,16 @@ Variants may differ only in `seed` and numeric optimizer options (learning rate,
 weight decay, ...). The optimizer is built with `optax.inject_hyperparams`, so those options
 are arrays in the optimizer state rather than constants in the program; the train states of
 all variants are stacked on a leading axis and one `vmap`ped step advances them all. Each
-variant still gets its own run directory (config.yaml, metrics.jsonl, summary.json) with the
-same rows a separate run would write.
+variant still gets its own run directory with everything a separate run writes there
+(metrics.jsonl with the same rows, summary.json, TensorBoard events, checkpoints, plots):
+the engine (`jaxcourse.engine.loop`) gives each variant its own hooks and checkpoints.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import time
-import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -22,9 +22,14 @@ import numpy as np
 import optax
 
 from jaxcourse import config as config_lib
-from jaxcourse import optim, train
+from jaxcourse import models, optim, train
+from jaxcourse.engine.checkpoint import run_checkpoints
+from jaxcourse.engine.hooks import Hook
+from jaxcourse.engine.loop import Run
+from jaxcourse.engine.loop import train as train_loop
 from jaxcourse.engine.rundir import RunDir
-from jaxcourse.runners.supervised import SupervisedConfig, Training, build, total_steps
+from jaxcourse.runners.hooks import supervised_hooks
+from jaxcourse.runners.supervised import SupervisedConfig, Training, build, schedule_of
 
 
 def varying_options(configs: list[SupervisedConfig]) -> list[str]:
@@ -105,107 +110,85 @@ def prepare(configs: list[SupervisedConfig]) -> Stack:
     return Stack(configs, trainings, shared)
 
 
-def train_stacked(stacked: Stack, rundirs: list[RunDir]) -> tuple[list[dict], Any]:
-    """Train all variants together; write each one's files; return (summaries, final state)."""
-    t_start = time.perf_counter()
-    configs, trainings = stacked.configs, stacked.trainings
-    cfg = configs[0].train
-    schedules = [t.schedule for t in trainings]
-    total = total_steps(cfg, schedules[0].steps_per_epoch)
-    data_axis = None if stacked.shared_data else 0
-    data = jax.device_put(stacked.split("train"))
-    state = stack([t.state for t in trainings])
-    step_fn = trainings[0].train_step
-    eval_fn = jax.jit(jax.vmap(trainings[0].eval_step, in_axes=(0, data_axis)))
-    eval_splits = [s for s in cfg.eval_splits if s in trainings[0].dataset.splits]
+class StackedProgram:
+    """V variants as the engine's `Program`: one vmapped indexed step advances them all."""
 
-    compiled: dict[int, Any] = {}
+    def __init__(self, stacked: Stack):
+        self.stacked = stacked
+        trainings = stacked.trainings
+        self.variants = len(trainings)
+        self.cfg = stacked.configs[0].train
+        self.schedules = [t.schedule for t in trainings]
+        self.batch_size = self.schedules[0].batch_size
+        self.data_axis = None if stacked.shared_data else 0
+        self.eval_splits = [s for s in self.cfg.eval_splits if s in trainings[0].dataset.splits]
+        self._eval_fn = jax.jit(jax.vmap(trainings[0].eval_step, in_axes=(0, self.data_axis)))
+        self._compiled: dict[int, Any] = {}
+        self.data = None
 
-    def indices(step: int, n: int) -> np.ndarray:
+    def initial_states(self) -> list:
+        return [t.state for t in self.stacked.trainings]
+
+    def place(self, states: list):
+        self.data = jax.device_put(self.stacked.split("train"))
+        return stack(states)
+
+    def _indices(self, step: int, n: int) -> np.ndarray:
         if n == 1:
-            return np.stack([s.indices(step) for s in schedules])
-        return np.stack([s.indices_for(step, n) for s in schedules])
+            return np.stack([s.indices(step) for s in self.schedules])
+        return np.stack([s.indices_for(step, n) for s in self.schedules])
 
-    def program(n: int):
-        if n not in compiled:
-            fn = jax.vmap(train.make_indexed_step(step_fn, n, cfg.unroll), (0, data_axis, 0))
-            compiled[n] = jax.jit(fn, donate_argnums=0).lower(state, data, indices(0, n)).compile()
-        return compiled[n]
+    def compile(self, state, n: int) -> None:
+        if n not in self._compiled:
+            step_fn = self.stacked.trainings[0].train_step
+            fn = jax.vmap(
+                train.make_indexed_step(step_fn, n, self.cfg.unroll), (0, self.data_axis, 0)
+            )
+            lowered = jax.jit(fn, donate_argnums=0).lower(state, self.data, self._indices(0, n))
+            self._compiled[n] = lowered.compile()
 
-    k = min(cfg.steps_per_call, total)
-    t_compile = time.perf_counter()
-    program(k)
-    compile_s = time.perf_counter() - t_compile
+    def call(self, state, step: int, n: int):
+        self.compile(state, n)
+        return self._compiled[n](state, self.data, self._indices(step, n))
 
-    rows: list[list[dict]] = [[] for _ in configs]
-    stopped: list[tuple[int, float] | None] = [None] * len(configs)
-    finals: list[dict] = [{} for _ in configs]
-    pending: list[tuple[int, Any]] = []
-    step, t_first, first_steps = 0, None, 0
-    while step < total:
-        n = k if total - step >= k else 1
-        state, m = program(n)(state, data, indices(step, n))
-        pending.append((step, m))
-        step += n
-        if t_first is None:
-            jax.block_until_ready(state)
-            t_first, first_steps = time.perf_counter(), step
-        evaluate_now = _crossed(cfg.eval_every, step, n) or step == total
-        if not (_crossed(cfg.log_every, step, n) or evaluate_now):
-            continue
-        fetched = [  # per call: {metric: (variants, steps of the call)}
-            {key: np.asarray(a).reshape(len(configs), -1) for key, a in mm.items()}
-            for mm in jax.device_get([mm for _, mm in pending])
-        ]
-        evals = {}
-        if evaluate_now:
-            for split_name in eval_splits:
-                evals[split_name] = _evaluate(
-                    eval_fn, state.params, stacked.split(split_name), data_axis, cfg
-                )
-        scalars = _scalar_params(state.params)
-        for v, config in enumerate(configs):
-            if stopped[v] is not None and config.train.nan_policy == "stop":
-                continue
-            last = {key: float(a[v, -1]) for key, a in fetched[-1].items()}
-            bad = _first_nonfinite(pending, fetched, v)
-            if bad is not None and stopped[v] is None:
-                stopped[v] = bad
-                if config.train.nan_policy == "stop":
-                    finals[v] = last
-                    continue
-                warnings.warn(f"variant {v}: loss became {bad[1]} at step {bad[0]}", stacklevel=1)
-            row = {"step": step, **last, **{name: float(a[v]) for name, a in scalars.items()}}
-            for split_name, ev in evals.items():
-                row.update({f"{split_name}_{key}": float(a[v]) for key, a in ev.items()})
-            row["time_s"] = round(time.perf_counter() - t_start, 3)
-            rundirs[v].log(row)
-            rows[v].append(row)
-            finals[v] = row
-        pending.clear()
-    jax.block_until_ready(state)
-    timed = step - first_steps
-    steps_per_s = timed / (time.perf_counter() - t_first) if timed else None
-    device = jax.devices()[0]
-    summaries = []
-    for v, config in enumerate(configs):
-        bad = stopped[v]
-        summary = {
-            "experiment": config.experiment,
-            "status": "completed" if bad is None else f"stopped: non-finite loss at step {bad[0]}",
-            "steps": step,
-            "final": finals[v],
-            "wall_time_s": round(time.perf_counter() - t_start, 3),
-            "compile_time_s": round(compile_s, 3),
-            "steps_per_s": steps_per_s,
-            "examples_per_s": steps_per_s * schedules[v].batch_size if steps_per_s else None,
-            "device": {"platform": device.platform, "kind": device.device_kind, "count": 1},
-            "jax_version": jax.__version__,
-            "stacked": {"variants": len(configs), "index": v},
+    def evaluate(self, state) -> list[dict]:
+        evals = {
+            name: _evaluate(
+                self._eval_fn, state.params, self.stacked.split(name), self.data_axis, self.cfg
+            )
+            for name in self.eval_splits
         }
-        rundirs[v].write_summary(summary)
-        summaries.append(summary)
-    return summaries, state
+        return [
+            {name: {k: float(a[v]) for k, a in ev.items()} for name, ev in evals.items()}
+            for v in range(self.variants)
+        ]
+
+    def variant(self, state, v: int):
+        return jax.tree_util.tree_map(lambda a: a[v], state)
+
+    def describe(self, state) -> list[dict]:
+        return [models.describe_params(self.variant(state, v).params) for v in range(self.variants)]
+
+
+def train_stacked(
+    stacked: Stack, rundirs: list[RunDir], extra_hooks: Sequence[Hook] = ()
+) -> tuple[list[dict], Any]:
+    """Train all variants together, each with its own hooks, checkpoints and files; return
+    (summaries, final stacked state)."""
+    runs = [
+        Run(
+            rundir,
+            config.experiment,
+            hooks=[*supervised_hooks(config, rundir, training), *extra_hooks],
+            checkpoints=run_checkpoints(config, rundir, training.dataset.spec),
+            summary_extra={"stacked": {"variants": len(rundirs), "index": v}},
+        )
+        for v, (config, training, rundir) in enumerate(
+            zip(stacked.configs, stacked.trainings, rundirs, strict=True)
+        )
+    ]
+    schedule = schedule_of(stacked.configs[0].train, stacked.trainings[0].schedule.steps_per_epoch)
+    return train_loop(StackedProgram(stacked), schedule, runs)
 
 
 def _evaluate(eval_fn, params, split: dict, data_axis, cfg) -> dict[str, np.ndarray]:
@@ -222,28 +205,3 @@ def _evaluate(eval_fn, params, split: dict, data_axis, cfg) -> dict[str, np.ndar
         for key, value in jax.device_get(eval_fn(params, batch)).items():
             totals[key] = totals.get(key, 0.0) + np.asarray(value, np.float64) * size
     return {key: value / n for key, value in totals.items()}
-
-
-def _crossed(every: int | None, step: int, n: int) -> bool:
-    """Whether the last call (steps step-n+1 .. step) passed a multiple of `every`."""
-    return bool(every) and step // every > (step - n) // every
-
-
-def _first_nonfinite(pending, fetched, v: int) -> tuple[int, float] | None:
-    """(step, value) of variant v's first non-finite loss among the fetched calls, if any."""
-    for (first, _), metrics in zip(pending, fetched, strict=True):
-        losses = np.asarray(metrics["loss"][v])
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size:
-            return first + int(bad[0]) + 1, float(losses[bad[0]])
-    return None
-
-
-def _scalar_params(params) -> dict[str, np.ndarray]:
-    """Per-variant values of every parameter that holds one number (stacked: shape (V,))."""
-    out = {}
-    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        if np.size(leaf) == leaf.shape[0]:
-            name = "/".join(str(getattr(p, "key", p)) for p in path)
-            out[name] = np.asarray(jax.device_get(leaf)).reshape(-1)
-    return out

@@ -13,14 +13,19 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from jaxcourse import config as config_lib
+from jaxcourse import plots
+from jaxcourse.engine.hooks import Hook
 from jaxcourse.engine.rundir import RunDir, read_metrics, write_atomic
 from jaxcourse.errors import ConfigError, NonFiniteLossError
+from jaxcourse.parallel import stacked as stacking
+from jaxcourse.runners import load_config, run_experiment
 
 STACKABLE_TOP_LEVEL = {"seed"}  # besides numeric optimizer options
 TABLE_METRICS = ("loss", "accuracy", "mse")
@@ -116,7 +121,7 @@ def expand(config_path: str | Path, grid: dict[str, list], sweep_dir: Path) -> l
         overrides = dict(zip(keys, values, strict=True))
         args = [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
         try:
-            config = config_lib.load(config_path, args)
+            config = load_config(config_path, args)
         except ConfigError as err:
             problems.extend(p for p in err.problems if p not in problems)
             continue
@@ -152,19 +157,17 @@ def groups(variants: list[Variant], stacked: bool = True) -> list[list[Variant]]
     return list(by_key.values())
 
 
-def _run_group(group: list[Variant]) -> str | None:
+def _run_group(group: list[Variant], hooks: Sequence[Hook] = ()) -> str | None:
     """Train `group` in one program; returns why not when it had to fall back (then None runs)."""
-    from jaxcourse.parallel import stacked
-
     try:
-        prepared = stacked.prepare([v.config for v in group])
+        prepared = stacking.prepare([v.config for v in group])
     except Exception as err:  # an optimizer that cannot take its options as data
         return f"{type(err).__name__}: {err}"
     rundirs = [RunDir(v.workdir) for v in group]
     for v, rundir in zip(group, rundirs, strict=True):
         rundir.start(config_lib.dump_yaml(v.config))
     try:
-        summaries, _ = stacked.train_stacked(prepared, rundirs)
+        summaries, _ = stacking.train_stacked(prepared, rundirs, hooks)
     finally:
         for rundir in rundirs:
             rundir.close()
@@ -174,24 +177,27 @@ def _run_group(group: list[Variant]) -> str | None:
 
 
 def run_sweep(
-    config_path: str | Path, grid: dict[str, list], sweep_dir: str | Path, stacked: bool = True
+    config_path: str | Path,
+    grid: dict[str, list],
+    sweep_dir: str | Path,
+    stacked: bool = True,
+    hooks: Sequence[Hook] = (),
 ) -> dict:
-    """Run every variant of the grid; write sweep.json, sweep.md and sweep.png."""
-    from jaxcourse.runners import run_experiment
-
+    """Run every variant of the grid; write sweep.json, sweep.md and sweep.png. `hooks` are
+    added to every variant's own (each variant's hooks see only that variant)."""
     sweep_dir = Path(sweep_dir)
     variants = expand(config_path, grid, sweep_dir)
     t_start = time.perf_counter()
     notes = []
     for group in groups(variants, stacked):
         if len(group) > 1:
-            why_not = _run_group(group)
+            why_not = _run_group(group, hooks)
             if why_not is None:
                 continue
             notes.append(f"variants {[v.index for v in group]} ran one by one: {why_not}")
         for v in group:
             try:
-                v.summary = run_experiment(v.config, v.workdir)
+                v.summary = run_experiment(v.config, v.workdir, hooks=hooks)
             except NonFiniteLossError as err:  # the variant failed; the sweep goes on
                 summary_file = v.workdir / "summary.json"
                 v.summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -247,8 +253,6 @@ def markdown_table(result: dict) -> str:
 
 def plot_sweep(variants: list[Variant], path: Path) -> None:
     """Training loss against step, one line per variant (log scale)."""
-    from jaxcourse import plots
-
     fig, ax = plots.new_figure(figsize=(7, 4.5))
     for v in variants:
         metrics_file = v.workdir / "metrics.jsonl"

@@ -31,8 +31,6 @@ def parse_source(text: str) -> DataConfig:
         if not sep:
             raise ConfigError(f"source option '{item}' is not of the form key=value", "SOURCE")
         raw[key.strip()] = yaml.safe_load(value)
-    import jaxcourse.runners  # noqa: F401  (registers every dataset)
-
     return validate_component(DATASETS, raw, "source")
 
 

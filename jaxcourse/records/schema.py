@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 
+from jaxcourse.engine.rundir import write_atomic
 from jaxcourse.errors import JaxcourseError
 
 Encoding = Literal["list", "raw", "png", "bytes"]
@@ -189,7 +190,6 @@ class Schema:
         return cls(feats, data.get("metadata") or None)
 
     def save(self, path: str | Path) -> None:
-        from jaxcourse.engine.rundir import write_atomic
 
         write_atomic(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
 

@@ -1,17 +1,19 @@
-"""Experiments by name, and `run_experiment`, the one entry point that runs any of them.
+"""The experiments: `load_config` validates a config against its experiment's schema,
+`run_experiment` runs any of them.
 
-Importing this package registers every experiment (and, through them, every model, dataset,
-optimizer and loss), so that configs can be validated.
+Importing this package registers every experiment (`runners.registry.EXPERIMENTS`) and,
+through them, every model, dataset, optimizer and loss.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from jaxcourse import classification_report  # noqa: F401  (registers its hook)
 from jaxcourse import config as config_lib
-from jaxcourse.config import EXPERIMENTS
+from jaxcourse.engine.hooks import Hook
 from jaxcourse.engine.rundir import RunDir
+from jaxcourse.parallel import distributed
 from jaxcourse.runners import (  # noqa: F401  (register their experiments)
     compare,
     multitask,
@@ -19,6 +21,13 @@ from jaxcourse.runners import (  # noqa: F401  (register their experiments)
     supervised,
     transfer,
 )
+from jaxcourse.runners.registry import EXPERIMENTS
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), raw=None):
+    """Read `path` (or take `raw`), apply `key=value` overrides and validate it against the
+    schema of its experiment; every problem is reported at once as one ConfigError."""
+    return config_lib.load(EXPERIMENTS, path, list(overrides), raw)
 
 
 def default_workdir(config_path: str | Path | None, config) -> Path:
@@ -30,19 +39,20 @@ def default_workdir(config_path: str | Path | None, config) -> Path:
 
 
 def run_experiment(
-    config, workdir: str | Path | None = None, config_path: str | Path | None = None
+    config,
+    workdir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    hooks: Sequence[Hook] = (),
 ) -> dict:
     """Run a validated config; write config.yaml, metrics.jsonl, plots and summary.json."""
     rundir = RunDir(workdir or default_workdir(config_path, config))
     parallel = getattr(config, "parallel", None)
     if parallel is not None:  # join a multi-process run first; only process 0 writes files
-        from jaxcourse.parallel import distributed
-
         distributed.initialize(parallel.distributed)
         if not distributed.is_primary():
             rundir = distributed.SilentRunDir(rundir.path)
     rundir.start(config_lib.dump_yaml(config))
     try:
-        return EXPERIMENTS.get(config.experiment)(config, rundir)
+        return EXPERIMENTS.get(config.experiment)(config, rundir, hooks)
     finally:
         rundir.close()

@@ -18,10 +18,11 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from jaxcourse import config as config_lib
 from jaxcourse import plots
-from jaxcourse.config import EXPERIMENTS, Section
+from jaxcourse.config import Section
 from jaxcourse.engine.rundir import RunDir, read_metrics
 from jaxcourse.errors import ConfigError
 from jaxcourse.runners import supervised
+from jaxcourse.runners.registry import EXPERIMENTS
 
 
 class Variant(Section):
@@ -49,7 +50,7 @@ class CompareConfig(supervised.SupervisedConfig):
         min_length=1, description="The runs to compare: a label and the keys each one changes."
     )
     compare_metrics: list[str] = Field(
-        ["test_accuracy"],
+        ["test/accuracy"],
         description="Metrics (metrics.jsonl columns) drawn for every variant in compare.png.",
     )
 
@@ -83,13 +84,13 @@ def variant_config(shared: dict | CompareConfig, variant: Variant) -> supervised
     raw["experiment"] = "supervised"
     overrides = [f"{key}={json.dumps(value)}" for key, value in variant.overrides.items()]
     try:
-        return config_lib.validate(config_lib.apply_overrides(raw, overrides))
+        return config_lib.validate(config_lib.apply_overrides(raw, overrides), EXPERIMENTS)
     except ConfigError as err:
         problems = "; ".join(err.problems)
         raise ValueError(f"variant '{variant.label}' overrides: {problems}") from None
 
 
-def run(config: CompareConfig, rundir: RunDir) -> dict:
+def run(config: CompareConfig, rundir: RunDir, extra_hooks=()) -> dict:
     """Train every variant in turn, then plot `compare_metrics` of all of them together."""
     t_start = time.perf_counter()
     results, curves = {}, {}
@@ -98,7 +99,7 @@ def run(config: CompareConfig, rundir: RunDir) -> dict:
         vconfig = variant_config(config, variant)
         sub.start(config_lib.dump_yaml(vconfig))
         try:
-            summary = supervised.run(vconfig, sub)
+            summary = supervised.run(vconfig, sub, extra_hooks)
         finally:
             sub.close()
         curves[variant.label] = read_metrics(sub.path)

@@ -9,14 +9,15 @@ Each task reads its own record files through a `RecordPipeline`. Two modes:
   task's own optimizer state, updating the shared trunk and that task's heads (the course's
   "alternate training": one optimizer per loss over shared variables).
 
-The steps are `jaxcourse.train.make_train_step` over batches {'x', 'y'}; this module is the
-shell around them: pipelines, logging, evaluation, the summary and the saved parameters.
+The steps are `jaxcourse.train.make_train_step` over batches {'x', 'y'}; `MultitaskProgram`
+hands them to the engine (`jaxcourse.engine.loop`) with the record pipelines as batch source,
+so logging, TensorBoard, checkpoints, NaN policy and plots work as in supervised runs.
 """
 
 from __future__ import annotations
 
 import functools
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -27,10 +28,12 @@ import optax
 from flax import serialization
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from jaxcourse import optim, plots, train
-from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryRef, Section, to_dict
-from jaxcourse.engine.checkpoint import CheckpointConfig, RunCheckpoints
-from jaxcourse.engine.progress import progress_bar
+from jaxcourse import optim, train
+from jaxcourse.config import ExperimentConfig, RegistryRef, Section
+from jaxcourse.engine.checkpoint import CheckpointConfig, run_checkpoints
+from jaxcourse.engine.hooks import Hook
+from jaxcourse.engine.loop import Run, Schedule
+from jaxcourse.engine.loop import train as train_loop
 from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
 from jaxcourse.models.multihead import MultiHeadCNN, MultiHeadCNNConfig, build_multihead
@@ -41,6 +44,9 @@ from jaxcourse.records.pipeline import (
     load_split,
     prefetch_to_device,
 )
+from jaxcourse.runners.hooks import multitask_hooks
+from jaxcourse.runners.registry import EXPERIMENTS
+from jaxcourse.tensorboard.hook import LoggingConfig
 
 PARAMS_FILE = "params.msgpack"
 TASKS_FILE = "tasks.json"
@@ -63,7 +69,12 @@ class MultitaskTrainConfig(Section):
         None, description="Evaluate every N steps; null = only at the end."
     )
     eval_batch_size: PositiveInt = Field(500, description="Examples per evaluation call.")
-    progress: Literal["auto", "on", "off"] = Field("auto", description="Progress bar.")
+    nan_policy: Literal["stop", "warn"] = Field(
+        "stop", description="On a NaN/Inf loss: stop the run (exit 3) or warn and go on."
+    )
+    progress: bool | Literal["auto"] = Field(
+        "auto", description="Progress bar: true, false, or auto = only on an interactive terminal."
+    )
 
 
 class MultitaskConfig(ExperimentConfig):
@@ -90,9 +101,14 @@ class MultitaskConfig(ExperimentConfig):
         default_factory=CheckpointConfig,
         description="Orbax checkpoints of the train state; a run started again on the same "
         "workdir resumes from the latest (keep_best ranks by a row key, e.g. "
-        "test_<task>_string_accuracy).",
+        "test/<task>_string_accuracy).",
     )
     plots: bool = Field(True, description="Write loss and accuracy plots at the end.")
+    logging: LoggingConfig = Field(
+        default_factory=LoggingConfig,
+        description="TensorBoard / JSON-lines summaries (see docs/tensorboard.md); pictures, "
+        "projector and graph are for supervised runs.",
+    )
 
     @model_validator(mode="after")
     def _tasks_consistent(self):
@@ -287,96 +303,95 @@ def evaluate(eval_step, params, split: dict[str, np.ndarray], batch_size: int) -
     return {key: value / n for key, value in totals.items()}
 
 
-def run(config: MultitaskConfig, rundir: RunDir) -> dict:
+class MultitaskProgram:
+    """A multi-task run as the engine's `Program`: batches streamed from record pipelines,
+    one jitted step per task key ("joint", or the task of the step in alternating mode)."""
+
+    variants = 1
+
+    def __init__(self, config: MultitaskConfig, tr: MultitaskTraining):
+        self.config, self.tr = config, tr
+        sizes = {t.name: t.data.batch_size for t in config.tasks}
+        self.batch_size = (
+            sum(sizes.values())
+            if config.mode == "joint"
+            else round(np.mean([sizes[t] for t in config.cycle]))
+        )
+        self.eval_data = {
+            t.name: load_split(t.data, t.data.eval_split)
+            for t in config.tasks
+            if t.data.eval_split is not None
+        }
+        self._steps = {k: jax.jit(f, donate_argnums=0) for k, f in tr.train_steps.items()}
+        self._evals = {t: jax.jit(f) for t, f in tr.eval_steps.items()}
+        self._batches = None
+
+    def initial_states(self) -> list:
+        return [self.tr.state]
+
+    def place(self, states: list):
+        return states[0]
+
+    def compile(self, state, n: int) -> None:
+        """Nothing ahead: each task's step is compiled at its first call (jax.jit)."""
+
+    def call(self, state, step: int, n: int):
+        if self._batches is None:  # the batch source starts where the run starts (or resumes)
+            prefetch = min(t.data.device_prefetch for t in self.config.tasks)
+            batches = _task_batches(self.config, self.tr, step, self.config.train.steps)
+            self._batches = prefetch_to_device(batches, prefetch)
+        key, batch = next(self._batches)
+        state, metrics = self._steps[key](state, batch)
+        return state, jax.tree_util.tree_map(lambda a: a[None], metrics)
+
+    def evaluate(self, state) -> list[dict]:
+        size = self.config.train.eval_batch_size
+        test = {}
+        for t, split in self.eval_data.items():
+            ev = evaluate(self._evals[t], state.params, split, size)
+            test.update({f"{t}_{k}": v for k, v in ev.items()})
+        return [{"test": test} if test else {}]
+
+    def variant(self, state, v: int):
+        return state
+
+    def describe(self, state) -> list[dict]:
+        return [{}]
+
+
+class TaskFiles(Hook):
+    """At the end: the parameters (params.msgpack), the heads (tasks.json) for
+    `jaxcourse captcha-predict`, and the pipelines' bad-record counts for summary.json."""
+
+    def __init__(self, rundir: RunDir, tr: MultitaskTraining):
+        self.rundir, self.tr = rundir, tr
+
+    def on_end(self, step, state, summary) -> dict:
+        params = jax.device_get(state.params)
+        self.rundir.file(PARAMS_FILE).write_bytes(serialization.to_bytes(params))
+        self.rundir.write_json(TASKS_FILE, self.tr.heads)
+        return {"bad_records": {t: p.bad_records for t, p in self.tr.pipelines.items()}}
+
+
+def run(config: MultitaskConfig, rundir: RunDir, extra_hooks: Sequence[Hook] = ()) -> dict:
     """Train, evaluate each task on its eval split, write metrics, plots, params, summary."""
-    t_start = time.perf_counter()
     tr = build(config)
     cfg = config.train
-    eval_data = {
-        t.name: load_split(t.data, t.data.eval_split)
-        for t in config.tasks
-        if t.data.eval_split is not None
-    }
-    step_fns = {k: jax.jit(f, donate_argnums=0) for k, f in tr.train_steps.items()}
-    eval_fns = {t: jax.jit(f) for t, f in tr.eval_steps.items()}
-    checkpoints = None
-    state, rows, start = tr.state, [], 0
-    if config.checkpoint.enabled:
-        config_dict = to_dict(config)
-        meta = {"config": config_dict, "model": config_dict["model"]}
-        checkpoints = RunCheckpoints(config.checkpoint, rundir, meta)
-        state, resumed_rows = checkpoints.resume(state)
-        rows, start = resumed_rows or [], int(state.step)
-    pending, t_first = [], None
-    device_prefetch = min(t.data.device_prefetch for t in config.tasks)
-    batches = prefetch_to_device(_task_batches(config, tr, start, cfg.steps), device_prefetch)
-    with progress_bar(cfg.steps, cfg.progress, "train") as bar:
-        bar.update(start)
-        for step, (key, batch) in enumerate(batches, start=start + 1):
-            state, metrics = step_fns[key](state, batch)
-            pending.append(metrics)
-            bar.update(1)
-            if t_first is None:
-                jax.block_until_ready(state)
-                t_first = time.perf_counter()
-            evaluate_now = step == cfg.steps or bool(cfg.eval_every and step % cfg.eval_every == 0)
-            save_now = checkpoints is not None and (
-                step % config.checkpoint.every == 0 or step == cfg.steps
-            )
-            if step % cfg.log_every and not evaluate_now:
-                if save_now:
-                    checkpoints.save(step, state, None)
-                continue
-            row = {"step": step, **_mean_metrics(pending)}
-            pending.clear()
-            if evaluate_now:
-                for t, split in eval_data.items():
-                    ev = evaluate(eval_fns[t], state.params, split, cfg.eval_batch_size)
-                    row.update({f"test_{t}_{k}": v for k, v in ev.items()})
-            row["time_s"] = round(time.perf_counter() - t_start, 3)
-            rundir.log(row)
-            rows.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.4g}")
-            if save_now:
-                checkpoints.save(step, state, row)
-    jax.block_until_ready(state)
-    train_s = time.perf_counter() - t_first if t_first is not None else None
-    params = jax.device_get(state.params)
-    rundir.file(PARAMS_FILE).write_bytes(serialization.to_bytes(params))
-    rundir.write_json(TASKS_FILE, tr.heads)
-    if config.plots and rows:
-        _write_plots(rundir, rows)
-    summary = {
-        "experiment": config.experiment,
-        "status": "completed",
-        "steps": cfg.steps,
-        "final": rows[-1],
-        "wall_time_s": round(time.perf_counter() - t_start, 3),
-        "steps_per_s": (cfg.steps - start - 1) / train_s
-        if train_s and cfg.steps - start > 1
-        else None,
-        "bad_records": {t: p.bad_records for t, p in tr.pipelines.items()},
-        "device": {"platform": jax.devices()[0].platform, "count": jax.device_count()},
-        "jax_version": jax.__version__,
-    }
-    if checkpoints is not None:
-        summary["checkpoint"] = checkpoints.close()
-    rundir.write_summary(summary)
+    this_run = Run(
+        rundir,
+        config.experiment,
+        hooks=[*multitask_hooks(config, rundir), TaskFiles(rundir, tr), *extra_hooks],
+        checkpoints=run_checkpoints(config, rundir),
+    )
+    schedule = Schedule(
+        total=cfg.steps,
+        log_every=cfg.log_every,
+        eval_every=cfg.eval_every,
+        nan_policy=cfg.nan_policy,
+        progress=cfg.progress,
+    )
+    (summary,), _ = train_loop(MultitaskProgram(config, tr), schedule, [this_run])
     return summary
-
-
-def _mean_metrics(pending: list[dict]) -> dict:
-    """Mean of each metric over the steps since the last row (a task's keys where it ran)."""
-    fetched = jax.device_get(pending)
-    keys = {k for m in fetched for k in m}
-    return {k: float(np.mean([m[k] for m in fetched if k in m])) for k in sorted(keys)}
-
-
-def _write_plots(rundir: RunDir, rows: list[dict]) -> None:
-    plots.metric_curves(rows, ["loss"], rundir.file("loss.png"), "loss", log_y=True)
-    acc = [k for k in rows[-1] if k.endswith("char_accuracy") or k.endswith("string_accuracy")]
-    if acc:
-        plots.metric_curves(rows, acc, rundir.file("accuracy.png"), "accuracy")
 
 
 EXPERIMENTS.register("multitask", MultitaskConfig)(run)

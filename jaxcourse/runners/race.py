@@ -19,7 +19,6 @@ from pydantic import Field, PositiveFloat, PositiveInt, ValidationInfo, field_va
 
 from jaxcourse import optim
 from jaxcourse.config import (
-    EXPERIMENTS,
     ExperimentConfig,
     RegistryName,
     RegistryRef,
@@ -29,6 +28,7 @@ from jaxcourse.engine.rundir import RunDir, write_atomic
 from jaxcourse.errors import ConfigError
 from jaxcourse.race import plots, simulate
 from jaxcourse.race.surfaces import SURFACES, Surface
+from jaxcourse.runners.registry import EXPERIMENTS
 
 MAX_RECORDED_BYTES = 2**30  # every position of every trajectory is kept in memory
 
@@ -122,7 +122,7 @@ def start_points(cfg: RaceSurfaceConfig, surface: Surface, seed: int) -> np.ndar
     return np.concatenate([fixed.reshape(-1, 2), extra])
 
 
-def run(config: RaceConfig, rundir: RunDir) -> dict:
+def run(config: RaceConfig, rundir: RunDir, extra_hooks=()) -> dict:
     """Run the race, write pictures, tables and the summary; returns the summary."""
     t_start = time.perf_counter()
     names = labels(config.optimizers)

@@ -1,32 +1,34 @@
 """The `supervised` experiment: train a model on a dataset with a loss and an optimizer.
 
 `build(config)` assembles the functional pieces (dataset, model, optimizer, state, steps);
-`run(config, rundir)` is the imperative shell: the loop, evaluation, logs, plots, summary.
+`run(config, rundir)` hands them to the engine (`jaxcourse.engine.loop`) as a `Program`,
+with the hooks of `jaxcourse.runners.hooks`.
 """
 
 from __future__ import annotations
 
-import time
-import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import data as data_lib
-from jaxcourse import losses, metrics, models, optim, plots, train
-from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryName, RegistryRef, Section
+from jaxcourse import losses, metrics, models, optim, train
+from jaxcourse.config import ExperimentConfig, RegistryName, RegistryRef, Section
 from jaxcourse.data.batching import BatchSchedule
-from jaxcourse.engine.checkpoint import CheckpointConfig
-from jaxcourse.engine.hooks import make_hooks
-from jaxcourse.engine.progress import progress_bar
+from jaxcourse.engine.checkpoint import CheckpointConfig, run_checkpoints
+from jaxcourse.engine.hooks import Hook
+from jaxcourse.engine.loop import Run, Schedule
+from jaxcourse.engine.loop import train as train_loop
 from jaxcourse.engine.rundir import RunDir
-from jaxcourse.errors import ConfigError, NonFiniteLossError
+from jaxcourse.errors import ConfigError
 from jaxcourse.parallel import placement as parallel_lib
+from jaxcourse.runners.hooks import supervised_hooks
+from jaxcourse.runners.registry import EXPERIMENTS
 from jaxcourse.tensorboard.hook import LoggingConfig
 
 
@@ -195,188 +197,97 @@ class Placement:
         return jax.jit(fn, donate_argnums=0).lower(state, data, idx).compile()
 
 
-class TrainLoop:
-    """The imperative shell around the pure step: batches, logging, evaluation, hooks."""
+class SupervisedProgram:
+    """One supervised run as the engine's `Program`: device-resident data, indexed steps."""
 
-    def __init__(
-        self,
-        config: SupervisedConfig,
-        rundir: RunDir,
-        training: Training,
-        placement: Placement | None = None,
-    ):
-        self.config, self.rundir, self.training = config, rundir, training
+    variants = 1
+
+    def __init__(self, training: Training, cfg: TrainConfig, placement: Placement | None = None):
+        self.training, self.cfg = training, cfg
         self.placement = placement or Placement()
-        self.cfg = config.train
-        self.total = total_steps(self.cfg, training.schedule.steps_per_epoch)
-        self.state = training.state
-        self.step = 0
-        self.rows: list[dict] = []
-        self.last_metrics: dict | None = None  # the last call's per-step metrics, on device
-        self.hooks = make_hooks(config, rundir, training)
+        self.batch_size = training.schedule.batch_size
+        self.eval_splits = [s for s in cfg.eval_splits if s in training.dataset.splits]
+        self._eval_fn = jax.jit(training.eval_step)
         self._compiled: dict[int, Any] = {}
+        self.data = None
 
-    def _step_fn(self, k: int, data):
-        """The compiled call doing k fused steps (compiled once per k)."""
-        if k not in self._compiled:
-            tr = self.training
-            fn = self.placement.indexed_step(tr.train_step, k, self.cfg.unroll)
-            self._compiled[k] = self.placement.compile(fn, self.state, data, self._indices(0, k))
-        return self._compiled[k]
+    def initial_states(self) -> list:
+        return [self.training.state]
+
+    def place(self, states: list):
+        self.data = self.placement.put_data(self.training.dataset.splits["train"])
+        return self.placement.put_state(states[0])
 
     def _indices(self, step: int, n: int) -> np.ndarray:
         schedule = self.training.schedule
         return schedule.indices_for(step, n) if n > 1 else schedule.indices(step)
 
-    def run(self) -> dict:
-        """Train to `total` steps, evaluating and logging as configured; returns the summary."""
-        t_start = time.perf_counter()
-        cfg, tr = self.cfg, self.training
-        data = self.placement.put_data(tr.dataset.splits["train"])
-        eval_fn = jax.jit(tr.eval_step)
-        eval_splits = [s for s in cfg.eval_splits if s in tr.dataset.splits]
-        for hook in self.hooks:
-            hook.on_start(self)
-        self.state = self.placement.put_state(self.state)
-        self.step = int(self.state.step)
-        k = min(cfg.steps_per_call, self.total)
-        t_compile = time.perf_counter()
-        self._step_fn(k, data)
-        compile_s = time.perf_counter() - t_compile
+    def compile(self, state, n: int) -> None:
+        if n not in self._compiled:
+            fn = self.placement.indexed_step(self.training.train_step, n, self.cfg.unroll)
+            self._compiled[n] = self.placement.compile(fn, state, self.data, self._indices(0, n))
 
-        pending: list[tuple[int, Any]] = []
-        t_first = first_steps = None
-        with progress_bar(self.total, cfg.progress, "train") as bar:
-            bar.update(self.step)
-            while self.step < self.total:
-                n = k if self.total - self.step >= k else 1  # a short tail runs step by step
-                self.state, m = self._step_fn(n, data)(
-                    self.state, data, self._indices(self.step, n)
+    def call(self, state, step: int, n: int):
+        self.compile(state, n)
+        state, m = self._compiled[n](state, self.data, self._indices(step, n))
+        return state, m if n > 1 else jax.tree_util.tree_map(lambda a: a[None], m)
+
+    def evaluate(self, state) -> list[dict]:
+        splits = self.training.dataset.splits
+        return [
+            {
+                split: evaluate(
+                    self._eval_fn, state.params, splits[split], self.cfg.eval_batch_size
                 )
-                pending.append(
-                    (self.step, m if n > 1 else jax.tree_util.tree_map(lambda a: a[None], m))
-                )
-                self.last_metrics = pending[-1][1]
-                self.step += n
-                bar.update(n)
-                if t_first is None:
-                    jax.block_until_ready(self.state)
-                    t_first, first_steps = time.perf_counter(), self.step
-                for hook in self.hooks:
-                    hook.after_call(self)
-                crossed = lambda every, n=n: (
-                    bool(every)
-                    and (  # noqa: E731
-                        self.step // every > (self.step - n) // every
-                    )
-                )
-                evaluate_now = crossed(cfg.eval_every) or self.step == self.total
-                if not (crossed(cfg.log_every) or evaluate_now):
-                    continue
-                last, bad = _drain(pending)
-                if bad is not None:
-                    if cfg.nan_policy == "stop":
-                        self._finish(
-                            f"stopped: non-finite loss at step {bad[0]}",
-                            last,
-                            t_start,
-                            compile_s,
-                            None,
-                        )
-                        raise NonFiniteLossError(*bad)
-                    warnings.warn(f"loss became {bad[1]} at step {bad[0]}", stacklevel=1)
-                row = {"step": self.step, **last, **models.describe_params(self.state.params)}
-                if evaluate_now:
-                    for split in eval_splits:
-                        ev = evaluate(
-                            eval_fn,
-                            self.state.params,
-                            tr.dataset.splits[split],
-                            cfg.eval_batch_size,
-                        )
-                        row.update({f"{split}_{key}": v for key, v in ev.items()})
-                row["time_s"] = round(time.perf_counter() - t_start, 3)
-                self.rundir.log(row)
-                self.rows.append(row)
-                for hook in self.hooks:
-                    hook.after_log(self, row)
-                bar.set_postfix(loss=f"{last['loss']:.4g}")
-        jax.block_until_ready(self.state)
-        timed = self.step - (first_steps or self.step)
-        steps_per_s = timed / (time.perf_counter() - t_first) if timed else None
-        final = self.rows[-1] if self.rows else {}
-        return self._finish("completed", final, t_start, compile_s, steps_per_s)
+                for split in self.eval_splits
+            }
+        ]
 
-    def _finish(self, status, final, t_start, compile_s, steps_per_s) -> dict:
-        """Write plots and summary.json; return the summary."""
-        params = self.placement.fetch(self.state.params)
-        if self.config.plots and self.rows:
-            _write_plots(self.rundir, self.training, params, self.rows)
-        device = jax.devices()[0]
-        summary = {
-            "experiment": self.config.experiment,
-            "status": status,
-            "steps": self.step,
-            "final": {**final, **models.describe_params(params)},
-            "wall_time_s": round(time.perf_counter() - t_start, 3),
-            "compile_time_s": round(compile_s, 3),
-            "steps_per_s": steps_per_s,
-            "examples_per_s": steps_per_s * self.training.schedule.batch_size
-            if steps_per_s
-            else None,
-            "device": {
-                "platform": device.platform,
-                "kind": device.device_kind,
-                "count": jax.device_count(),
-            },
-            "jax_version": jax.__version__,
-        }
-        for hook in self.hooks:
-            hook.on_end(self, summary)
-        self.rundir.write_summary(summary)
-        return summary
+    def variant(self, state, v: int):
+        return state
+
+    def describe(self, state) -> list[dict]:
+        return [models.describe_params(state.params)]
 
 
-def run(config: SupervisedConfig, rundir: RunDir) -> dict:
+def schedule_of(cfg: TrainConfig, steps_per_epoch: int) -> Schedule:
+    """The engine's schedule for a `train:` section."""
+    return Schedule(
+        total=total_steps(cfg, steps_per_epoch),
+        steps_per_call=cfg.steps_per_call,
+        log_every=cfg.log_every,
+        eval_every=cfg.eval_every,
+        nan_policy=cfg.nan_policy,
+        progress=cfg.progress,
+    )
+
+
+def fit(
+    config: SupervisedConfig,
+    rundir: RunDir,
+    training: Training,
+    placement: Placement | None = None,
+    plan: parallel_lib.Plan | None = None,
+    extra_hooks: Sequence[Hook] = (),
+) -> tuple[dict, Any]:
+    """Train one supervised (or transfer) run; returns (summary, final train state)."""
+    program = SupervisedProgram(training, config.train, placement)
+    run = Run(
+        rundir,
+        config.experiment,
+        hooks=[*supervised_hooks(config, rundir, training, plan), *extra_hooks],
+        checkpoints=run_checkpoints(config, rundir, training.dataset.spec),
+    )
+    schedule = schedule_of(config.train, training.schedule.steps_per_epoch)
+    (summary,), state = train_loop(program, schedule, [run])
+    return summary, state
+
+
+def run(config: SupervisedConfig, rundir: RunDir, extra_hooks: Sequence[Hook] = ()) -> dict:
     """Train, evaluate and write metrics, plots and the summary; returns the summary."""
     plan = parallel_lib.make_plan(config.parallel)
     training, placement = plan.place(build(config, plan.axis_name), config.train)
-    return TrainLoop(config, rundir, training, placement).run()
-
-
-def _drain(pending: list) -> tuple[dict, tuple[int, float] | None]:
-    """Fetch pending per-step metrics; return the last step's and the first non-finite loss."""
-    fetched = jax.device_get([m for _, m in pending])
-    bad = None
-    for (first, _), m in zip(pending, fetched, strict=True):
-        losses_ = np.asarray(m["loss"])
-        nonfinite = np.flatnonzero(~np.isfinite(losses_))
-        if nonfinite.size and bad is None:
-            bad = (first + int(nonfinite[0]) + 1, float(losses_[nonfinite[0]]))
-    pending.clear()
-    last = {key: float(np.asarray(v)[-1]) for key, v in fetched[-1].items()}
-    return last, bad
-
-
-def _write_plots(rundir: RunDir, tr: Training, params, rows: list[dict]) -> None:
-    loss_keys = [k for k in rows[-1] if k == "loss" or k.endswith("_loss")]
-    plots.metric_curves(rows, loss_keys, rundir.file("loss.png"), "loss", log_y=True)
-    acc_keys = [k for k in rows[-1] if k.endswith("accuracy")]
-    if acc_keys:
-        plots.metric_curves(rows, acc_keys, rundir.file("accuracy.png"), "accuracy")
-    spec, train_split = tr.dataset.spec, tr.dataset.splits["train"]
-    if spec.task == "regression" and spec.input_shape == (1,) and spec.num_outputs == 1:
-        x = train_split["x"]
-        grid = np.linspace(x.min(), x.max(), 200, dtype=np.float32)[:, None]
-        pred = np.asarray(tr.model.apply({"params": params}, jnp.asarray(grid), train=False))
-        plots.regression_fit(
-            x,
-            train_split["y"],
-            grid,
-            pred,
-            rundir.file("fit.png"),
-            f"{tr.dataset.spec.task}: final loss {rows[-1]['loss']:.3g}",
-        )
+    return fit(config, rundir, training, placement, plan, extra_hooks)[0]
 
 
 EXPERIMENTS.register("supervised", SupervisedConfig)(run)

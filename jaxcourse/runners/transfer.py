@@ -15,10 +15,13 @@ from pydantic import Field
 
 from jaxcourse import losses, metrics, optim, train
 from jaxcourse import transfer as transfer_lib
-from jaxcourse.config import EXPERIMENTS, Section, to_dict
+from jaxcourse.config import Section, to_dict
+from jaxcourse.engine.checkpoint import config_differences, load_checkpoint
 from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
+from jaxcourse.inference.pretrained import convert_h5, weights_path
 from jaxcourse.runners import supervised
+from jaxcourse.runners.registry import EXPERIMENTS
 
 
 class BackboneConfig(Section):
@@ -75,7 +78,6 @@ def _backbone_params(config: TransferConfig):
     if cfg.source == "checkpoint":
         if not cfg.run_dir:
             raise ConfigError("config key 'backbone.run_dir': needed for source=checkpoint")
-        from jaxcourse.engine.checkpoint import config_differences, load_checkpoint
 
         step = int(cfg.step) if cfg.step.isdigit() else cfg.step
         params, meta, step = load_checkpoint(cfg.run_dir, step)
@@ -87,7 +89,6 @@ def _backbone_params(config: TransferConfig):
                 "trained with another model config:\n    " + "\n    ".join(diffs)
             )
         return params, f"checkpoint '{cfg.run_dir}' step {step}"
-    from jaxcourse.inference.pretrained import convert_h5, weights_path
 
     if config.model.name != "inception_v3":
         raise ConfigError(
@@ -120,9 +121,9 @@ def build(config: TransferConfig) -> supervised.Training:
     return training
 
 
-def run(config: TransferConfig, rundir: RunDir) -> dict:
-    """Train from the backbone; the summary records what was loaded and frozen."""
-    return supervised.TrainLoop(config, rundir, build(config)).run()
+def run(config: TransferConfig, rundir: RunDir, extra_hooks=()) -> dict:
+    """Train from the backbone (the engine's loop, as a supervised run)."""
+    return supervised.fit(config, rundir, build(config), extra_hooks=extra_hooks)[0]
 
 
 EXPERIMENTS.register("transfer", TransferConfig)(run)

@@ -22,10 +22,11 @@ import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from jaxcourse import metrics
-from jaxcourse.config import Section, to_dict
-from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.config import Section, dump_yaml, to_dict
+from jaxcourse.engine.hooks import Hook, crossed
 from jaxcourse.engine.writers import JsonlWriter, MetricWriter, MultiWriter, TensorBoardWriter
 from jaxcourse.graph import export as graph_export
+from jaxcourse.optim import schedules
 from jaxcourse.tensorboard import images as image_summaries
 from jaxcourse.tensorboard import projector
 from jaxcourse.tensorboard.summaries import variable_summaries
@@ -113,86 +114,92 @@ class LoggingConfig(Section):
 
 
 class SummaryHook(Hook):
-    """Writes the summaries that a `LoggingConfig` asks for, at the steps it asks for."""
+    """Writes the summaries that a `LoggingConfig` asks for, at the steps it asks for.
 
-    def __init__(self, cfg: LoggingConfig, config, rundir, training):
+    `training` (a supervised run's dataset, model and step) enables the pictures, the
+    projector and the graph; without it (multi-task runs) the scalars, variable summaries,
+    config text and hparams are written."""
+
+    def __init__(self, cfg: LoggingConfig, config, rundir, training=None):
         self.cfg, self.config, self.rundir, self.training = cfg, config, rundir, training
         self.logdir = rundir.path / cfg.dir
         self.tensorboard: TensorBoardWriter | None = None
         self.writer = MultiWriter([])  # opened in on_start, once the start step is known
-        spec = training.dataset.spec
-        self.classification = spec.task == "classification"
-        self.class_names = list(spec.class_names) or [str(i) for i in range(spec.num_outputs)]
+        spec = training.dataset.spec if training is not None else None
+        self.classification = spec is not None and spec.task == "classification"
+        self.class_names = (
+            (list(spec.class_names) or [str(i) for i in range(spec.num_outputs)]) if spec else []
+        )
         self.metric_tags: list[str] = []
         self._scalar_step = self._histogram_step = self._images_step = -1
         self._prev_step = 0
         self._rate_step, self._rate_time = 0, time.perf_counter()
+        self._last_metrics = None
         self._predict = self._schedule = None
 
     # ------------------------------------------------------------------ hook methods
 
-    def on_start(self, loop) -> None:
-        step = int(loop.state.step)  # > 0 when resumed from a checkpoint of that step
+    def on_start(self, step, state) -> None:
         self.writer = self._open_writers(step)
         self._prev_step = self._rate_step = step
         self._rate_time = time.perf_counter()
         if step > 0:  # the interrupted run wrote the start-of-run summaries, and step's own
             return
         self.writer.write_texts(step, {"config": _as_markdown(self.config)})
-        if self.cfg.graph and self.tensorboard is not None:
-            self._write_graph(loop)
-        if self.cfg.images.inputs:
+        if self.training is not None and self.cfg.graph and self.tensorboard is not None:
+            self._write_graph(state)
+        if self.training is not None and self.cfg.images.inputs:
             x = self.training.dataset.splits["train"]["x"][: self.cfg.images.inputs]
             images = image_summaries.as_image_batch(x)
             if images is not None:
                 picture = image_summaries.grid(images, scale=2 if images.shape[1] <= 64 else 1)
                 self.writer.write_images(step, {"inputs": picture})
-        self._write_variables(loop, step, histograms=self.cfg.histograms_every > 0)
+        self._write_variables(state, step, histograms=self.cfg.histograms_every > 0)
 
-    def after_call(self, loop) -> None:
-        step, prev = loop.step, self._prev_step
-        crossed = lambda every: bool(every) and step // every > prev // every
-        if crossed(self.cfg.every):
-            self._write_train_scalars(loop)
-        if crossed(self.cfg.every) or crossed(self.cfg.histograms_every):
+    def on_call(self, step, state, metrics) -> None:
+        prev = self._prev_step
+        self._last_metrics = metrics
+        due = lambda every: crossed(every, step, step - prev)  # noqa: E731
+        if due(self.cfg.every):
+            self._write_train_scalars(step)
+        if due(self.cfg.every) or due(self.cfg.histograms_every):
             self._write_variables(
-                loop,
-                step,
-                histograms=crossed(self.cfg.histograms_every),
-                scalars=crossed(self.cfg.every),
+                state, step, histograms=due(self.cfg.histograms_every), scalars=due(self.cfg.every)
             )
-        if crossed(self.cfg.images.every):
-            self._write_eval_images(loop)
+        if due(self.cfg.images.every):
+            self._write_eval_images(step, state)
         self._prev_step = step
 
-    def after_log(self, loop, row: dict) -> None:
-        splits = [s for s in loop.cfg.eval_splits if s in self.training.dataset.splits]
-        scalars = {}
-        for key, value in row.items():
-            split = next((s for s in splits if key.startswith(f"{s}_")), None)
-            if split is not None and isinstance(value, int | float):
-                scalars[f"{split}/{key[len(split) + 1 :]}"] = value
+    def on_row(self, step, state, row) -> None:
+        """The row's evaluation scalars (`test/accuracy`, ...) under the row's own names."""
+        scalars = {
+            key: value
+            for key, value in row.items()
+            if "/" in key and not key.startswith("train/") and isinstance(value, int | float)
+        }
         self._note_tags(scalars)
-        self.writer.write_scalars(row["step"], scalars)
+        self.writer.write_scalars(step, scalars)
 
-    def on_end(self, loop, summary: dict) -> None:
+    def on_end(self, step, state, summary) -> None:
         try:
-            step = int(loop.step)
-            scalars = self._scalar_step != step and loop.last_metrics is not None
+            scalars = self._scalar_step != step and self._last_metrics is not None
             if scalars:
-                self._write_train_scalars(loop)
+                self._write_train_scalars(step)
             histograms = self.cfg.histograms_every > 0 and self._histogram_step != step
             if scalars or histograms:
-                self._write_variables(loop, step, histograms, scalars)
+                self._write_variables(state, step, histograms, scalars)
             if self._images_step != step:
-                self._write_eval_images(loop)
+                self._write_eval_images(step, state)
             if self.cfg.projector.enabled and self.tensorboard is not None:
-                self._write_projector(loop)
+                self._write_projector(state)
             if self.cfg.hparams:
                 status = "success" if summary.get("status") == "completed" else "failure"
                 self.writer.write_hparams(_hparams(self.config), self.metric_tags, status)
         finally:
             self.writer.close()
+
+    def on_interrupt(self, step) -> None:
+        self.writer.close()
 
     def _open_writers(self, step: int) -> MultiWriter:
         """Writers for a run that starts at `step`: what an earlier run in the same directory
@@ -213,19 +220,19 @@ class SummaryHook(Hook):
     def _note_tags(self, scalars: dict) -> None:
         self.metric_tags += [t for t in scalars if t not in self.metric_tags]
 
-    def _write_train_scalars(self, loop) -> None:
-        metrics = jax.device_get(loop.last_metrics)
+    def _write_train_scalars(self, step: int) -> None:
+        metrics = jax.device_get(self._last_metrics)
         now = time.perf_counter()
         scalars = {f"train/{k}": float(np.asarray(v).reshape(-1)[-1]) for k, v in metrics.items()}
-        lr = self._learning_rate(loop.step - 1)
+        lr = self._learning_rate(step - 1)
         if lr is not None:
             scalars["train/learning_rate"] = lr
-        if loop.step > self._rate_step:
-            scalars["train/steps_per_s"] = (loop.step - self._rate_step) / (now - self._rate_time)
-        self._rate_step, self._rate_time = loop.step, now
+        if step > self._rate_step:
+            scalars["train/steps_per_s"] = (step - self._rate_step) / (now - self._rate_time)
+        self._rate_step, self._rate_time = step, now
         self._note_tags({k: v for k, v in scalars.items() if k != "train/steps_per_s"})
-        self.writer.write_scalars(loop.step, scalars)
-        self._scalar_step = loop.step
+        self.writer.write_scalars(step, scalars)
+        self._scalar_step = step
 
     def _learning_rate(self, step: int) -> float | None:
         """The (scheduled) learning rate of update number `step` (0 = the first update)."""
@@ -235,18 +242,16 @@ class SummaryHook(Hook):
         if rate is None or schedule is None:
             return None if rate is None else float(rate)
         if self._schedule is None:
-            from jaxcourse.optim import schedules
-
             self._schedule = schedules.build(schedule, rate)
         return float(self._schedule(step))
 
-    def _write_variables(self, loop, step: int, histograms: bool, scalars: bool = True) -> None:
+    def _write_variables(self, state, step: int, histograms: bool, scalars: bool = True) -> None:
         """Variable summaries (when on and `scalars`) and histograms (when `histograms`)."""
         scalars = scalars and self.cfg.variable_summaries
         if not (scalars or histograms):
             return
         bins = self.cfg.histogram_bins if histograms else 0
-        stats, hists = variable_summaries(loop.state.params, bins)
+        stats, hists = variable_summaries(state.params, bins)
         if scalars:
             self.writer.write_scalars(step, stats)
         if hists:
@@ -267,18 +272,18 @@ class SummaryHook(Hook):
         ]
         return np.argmax(np.concatenate(parts), axis=-1)
 
-    def _write_eval_images(self, loop) -> None:
+    def _write_eval_images(self, step: int, state) -> None:
         icfg = self.cfg.images
         if not self.classification or not (icfg.misclassified or icfg.confusion_matrix):
             return
         split = self._eval_split(icfg.split)
         x, labels = split["x"][: icfg.eval_examples], _labels(split["y"][: icfg.eval_examples])
-        predicted = self._predictions(loop.state.params, x)
+        predicted = self._predictions(state.params, x)
         out = {}
         if icfg.confusion_matrix:
             counts = metrics.confusion_matrix(labels, predicted, len(self.class_names))
             accuracy = float(np.mean(predicted == labels))
-            title = f"step {loop.step}: accuracy {accuracy:.4f} on {len(labels)} examples"
+            title = f"step {step}: accuracy {accuracy:.4f} on {len(labels)} examples"
             out["confusion_matrix"] = image_summaries.confusion_matrix_image(
                 counts, self.class_names, title
             )
@@ -289,17 +294,17 @@ class SummaryHook(Hook):
             captions = [f"pred {name(predicted[i])} / true {name(labels[i])}" for i in wrong]
             out["misclassified"] = image_summaries.captioned_grid(images, captions)
         if out:
-            self.writer.write_images(loop.step, out)
-        self._images_step = loop.step
+            self.writer.write_images(step, out)
+        self._images_step = step
 
-    def _write_projector(self, loop) -> None:
+    def _write_projector(self, state) -> None:
         pcfg = self.cfg.projector
         if not self.classification:
             return
         split = self._eval_split(pcfg.split)
         x, labels = split["x"][: pcfg.samples], _labels(split["y"][: pcfg.samples])
         hidden, outputs = projector.hidden_features(
-            self.training.model, loop.state.params, x, self.config.train.eval_batch_size
+            self.training.model, state.params, x, self.config.train.eval_batch_size
         )
         embeddings = {}
         if "hidden" in pcfg.sources:
@@ -316,12 +321,12 @@ class SummaryHook(Hook):
             predicted=np.argmax(outputs, axis=-1),
         )
 
-    def _write_graph(self, loop) -> None:
+    def _write_graph(self, state) -> None:
         """The train step traced on one real batch: module scopes as groups, shapes on edges."""
         tr = self.training
         split = tr.dataset.splits["train"]
         batch = {key: value[: tr.schedule.batch_size] for key, value in split.items()}
-        self.tensorboard.write_graph(graph_export.to_graph_def(tr.train_step, loop.state, batch))
+        self.tensorboard.write_graph(graph_export.to_graph_def(tr.train_step, state, batch))
 
 
 def _labels(y: np.ndarray) -> np.ndarray:
@@ -350,12 +355,10 @@ def _hparams(config) -> dict[str, bool | int | float | str]:
 
 
 def _as_markdown(config) -> str:
-    from jaxcourse.config import dump_yaml
-
     return "```\n" + dump_yaml(config) + "```"
 
 
-def make_summary_hook(config, rundir, training) -> SummaryHook | None:
+def summary_hook(config, rundir, training=None) -> SummaryHook | None:
     """The hook for `config.logging`, or None when neither TensorBoard nor JSONL is on."""
     cfg = getattr(config, "logging", None)
     if not isinstance(cfg, LoggingConfig) or not (cfg.tensorboard or cfg.jsonl):
@@ -363,6 +366,3 @@ def make_summary_hook(config, rundir, training) -> SummaryHook | None:
     if not rundir.writes_files:  # only the primary process of a multi-host run logs
         return None
     return SummaryHook(cfg, config, rundir, training)
-
-
-HOOK_FACTORIES.append(make_summary_hook)

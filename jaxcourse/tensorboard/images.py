@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from jaxcourse import plots
+
 
 def as_image_batch(x: np.ndarray) -> np.ndarray | None:
     """Inputs as (N, H, W, C) floats in [0, 1], or None when they are not images.
@@ -71,8 +73,6 @@ def confusion_matrix_image(
     counts: np.ndarray, class_names: list[str], title: str = ""
 ) -> np.ndarray:
     """The confusion matrix drawn with matplotlib: rows true, columns predicted, counts shown."""
-    from jaxcourse import plots
-
     size = max(4.0, 0.45 * len(counts) + 2)
     fig, ax = plots.new_figure(figsize=(size, size), dpi=80)
     plots.draw_confusion_matrix(ax, counts, class_names, title)

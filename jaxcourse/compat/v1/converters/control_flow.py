@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcourse.compat.v1.converters import output_count
+from jaxcourse.compat.v1.converters import is_static, output_count
 from jaxcourse.compat.v1.converters.tensor_array_ops import PendingArray
 from jaxcourse.compat.v1.errors import InvalidArgumentError
 from jaxcourse.compat.v1.graph_def import Node, dependency_order, parse_input
@@ -88,6 +88,8 @@ class WhileFrame:
         }
         self.cond_order = self._order([self.condition])
         self.body_order = self._order(self.next)
+        self.counters = self._counters()
+        self.counter_order = self._order([self.next[i] for i in sorted(self.counters)])
 
     def _order(self, targets: list[tuple[str, int]]) -> list[Node]:
         """The frame's nodes that `targets` need, inputs first (Enter and Merge are given)."""
@@ -106,6 +108,48 @@ class WhileFrame:
 
         names = dependency_order([name for name, _ in targets], sources)
         return [self.nodes[n] for n in names if self.nodes[n].op not in ("Enter", "Merge")]
+
+    def _counters(self) -> set[int]:
+        """Indices of the loop variables the condition depends on, with those their next
+        values depend on (a dynamic_rnn's time and iteration counters)."""
+        index = {m.name: i for i, m in enumerate(self.merges)}
+
+        def merges_of(order: list[Node]) -> set[int]:
+            return {
+                index[parse_input(i)[0]]
+                for node in order
+                for i in (node.inputs[:1] if node.op == "Switch" else node.inputs)
+                if parse_input(i)[0] in index
+            } | ({index[self.condition[0]]} if self.condition[0] in index else set())
+
+        found = merges_of(self.cond_order)
+        while True:
+            more = found | merges_of(self._order([self.next[i] for i in found]))
+            more |= {index[n] for n, _ in (self.next[i] for i in found) if n in index}
+            if more == found:
+                return found
+            found = more
+
+    def _trip_count(self, initial: list, values_for, limit: int = 1_000_000) -> int | None:
+        """How many times the loop runs, when the counters start from values known while
+        tracing (then it is a `fori_loop` with static bounds, a scan, which `jax.grad`
+        differentiates); None otherwise."""
+        if not all(is_static(initial[i]) for i in self.counters):
+            return None
+        counters = {i: np.asarray(initial[i]) for i in self.counters}
+        for count in range(limit):
+            carry = [counters.get(i) for i in range(len(self.merges))]
+            values = values_for(carry)
+            self._run(values, self.cond_order)
+            if not is_static(values[self.condition]):
+                return None
+            if not bool(np.asarray(values[self.condition])):
+                return count
+            self._run(values, self.counter_order)
+            counters = {i: values[self.next[i]] for i in self.counters}
+            if not all(is_static(v) for v in counters.values()):
+                return None
+        return None
 
     def _run(self, values: dict, order: list[Node]) -> None:
         for node in order:
@@ -162,6 +206,7 @@ class WhileFrame:
             shapes = jax.eval_shape(body_of(pending), dynamic)
             for i in pending:  # the body's result is the whole buffer
                 initial[i] = jnp.zeros(shapes[i].shape, shapes[i].dtype)
+        trips = self._trip_count(initial, values_for)
         initial = tuple(jnp.asarray(v) for v in initial)
         plain_body = body_of({})
 
@@ -175,7 +220,10 @@ class WhileFrame:
                     )
             return tuple(jnp.asarray(n, o.dtype) for o, n in zip(carry, out, strict=True))
 
-        final = jax.lax.while_loop(cond, body, initial)
+        if trips is None:
+            final = jax.lax.while_loop(cond, body, initial)
+        else:
+            final = jax.lax.fori_loop(0, trips, lambda i, carry: body(carry), initial)
         return tuple(final[i] for i in self.exit_index)
 
 
