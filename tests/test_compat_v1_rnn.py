@@ -98,6 +98,10 @@ def test_errors_name_the_problem():
         tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(3), np.zeros((2, 3), np.float32), dtype=tf.float32)
     with pytest.raises(TypeError, match="needs an RNN cell"):
         tf.nn.dynamic_rnn(lambda x: x, np.zeros((2, 3, 4), np.float32), dtype=tf.float32)
+    x = np.zeros((2, 3, 4), np.float32)
+    tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
+    with pytest.raises(ValueError, match="Variable rnn/basic_lstm_cell/kernel already exists"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)  # as TF
     cell = tf.nn.rnn_cell.BasicLSTMCell(3)
     with pytest.raises(ValueError, match="same cell object"):
         tf.nn.rnn_cell.MultiRNNCell([cell] * 2)
