@@ -13,6 +13,13 @@ from fixtures.tf1_lib.replay import replay, tf_meta
 
 import jaxcourse.compat.v1 as tf
 
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    with tf.Graph().as_default() as graph:
+        yield graph
+
+
 RNN_CASES = [
     "rnn_basic_lstm",
     "rnn_lstm_peepholes_projection",
