@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 DEFAULT_GRAPH_SEED = 87654321
 MAXINT32 = 2**31 - 1
 
@@ -74,7 +72,3 @@ class PhiloxStream:
         if not self._block:
             self._block = self._next_block()[::-1]
         return self._block.pop()
-
-    def uniform_ints(self, count: int) -> np.ndarray:
-        """The next `count` uint32s, as an int64 array."""
-        return np.array([self() for _ in range(count)], np.int64)

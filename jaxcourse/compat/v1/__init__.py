@@ -35,6 +35,7 @@ from jaxcourse.compat.v1.dtypes import (
 )
 from jaxcourse.compat.v1.gradients import gradients
 from jaxcourse.compat.v1.graph import (
+    Dimension,
     Graph,
     Operation,
     Tensor,
@@ -218,7 +219,7 @@ from jaxcourse.compat.v1.config import (
     RunMetadata,
     RunOptions,
 )
-from jaxcourse.compat.v1.control_flow import case, cond, while_loop
+from jaxcourse.compat.v1.control_flow import case, cond, map_fn, scan, while_loop
 from jaxcourse.compat.v1.namespace import Namespace as _Namespace
 from jaxcourse.compat.v1.namespace import module_getattr as _module_getattr
 from jaxcourse.compat.v1.ops import (

@@ -36,10 +36,12 @@ from jaxcourse.compat.v1.graph import (
 from jaxcourse.compat.v1.host import (
     GraphFunction,
     PerSession,
+    VectorizedFunction,
     element_value,
     graph_dtype,
     stack_values,
 )
+from jaxcourse.compat.v1.namespace import ALTERNATIVES, module_getattr, unsupported
 
 
 class _Spec:
@@ -95,6 +97,11 @@ class Dataset:
         self._structure = structure  # pytree of _Spec
         self._captured: list[Tensor] = []
 
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise unsupported(f"tf.data.Dataset.{name}", dir(Dataset))
+
     # -- structure -----------------------------------------------------------------------------
     @property
     def output_types(self):
@@ -129,7 +136,7 @@ class Dataset:
     @staticmethod
     def range(*args, output_type=dtypes.int64) -> Dataset:
         """`range(stop)`, `range(start, stop[, step])`: int64 scalars, as TF's."""
-        values = builtins_range(*args)
+        values = range(*args)
         dtype = np.dtype(output_type)
         return Dataset(lambda ctx: lambda: (np.array(v, dtype) for v in values), _Spec(dtype, ()))
 
@@ -154,13 +161,16 @@ class Dataset:
 
     # -- transformations -----------------------------------------------------------------------
     def map(self, map_func, num_parallel_calls=None) -> Dataset:
-        """Apply `map_func` (traced once into the graph) to every element."""
+        """Apply `map_func` (traced once into the graph) to every element; a pure function
+        (no host, variable or random op) runs on chunks of elements at once."""
         fn, structure = _traced(map_func, self._structure, "map")
 
         def instantiate(ctx):
             make = self._instantiate(ctx)
             session = ctx.session
-            return lambda: (fn(session, element) for element in make())
+            if fn.vectorized is None:
+                return lambda: (fn(session, element) for element in make())
+            return lambda: _chunked(fn, make())
 
         return self._derived(instantiate, structure)
 
@@ -208,7 +218,7 @@ class Dataset:
 
         def instantiate(ctx):
             make = self._instantiate(ctx)
-            passes = itertools.count() if count is None else builtins_range(count)
+            passes = itertools.count() if count is None else range(count)
             return lambda: (e for _ in passes for e in make())
 
         return self._derived(instantiate)
@@ -280,9 +290,6 @@ class Dataset:
         return iterator
 
 
-builtins_range = range
-
-
 def _from_values(tensors, sliced: bool) -> Dataset:
     leaves, treedef = _flatten(tensors)
     captured = [t for t in leaves if isinstance(t, Tensor)]
@@ -313,7 +320,7 @@ def _from_values(tensors, sliced: bool) -> Dataset:
             n = lengths.pop()
             return lambda: (
                 jax.tree_util.tree_unflatten(treedef, [element_value(v[i]) for v in values])
-                for i in builtins_range(n)
+                for i in range(n)
             )
         element = jax.tree_util.tree_unflatten(treedef, [element_value(v) for v in values])
         return lambda: iter([element])
@@ -368,10 +375,22 @@ def _traced(func, structure, what: str):
     def apply(session, element):
         return jax.tree_util.tree_unflatten(out_treedef, run(session, _flatten(element)[0]))
 
+    apply.vectorized = VectorizedFunction.build(inputs, outputs)
+    apply.unflatten = lambda values: jax.tree_util.tree_unflatten(out_treedef, values)
+
     out_specs = jax.tree_util.tree_unflatten(
         out_treedef, [_Spec(t.dtype, t.shape) for t in outputs]
     )
     return apply, out_specs
+
+
+def _chunked(fn, elements: PyIterator) -> PyIterator:
+    """`fn` applied to `elements`, a chunk at a time by its vectorized form."""
+    while True:
+        chunk = [_flatten(e)[0] for e in itertools.islice(elements, fn.vectorized.CHUNK)]
+        if not chunk:
+            return
+        yield from (fn.unflatten(values) for values in fn.vectorized(chunk))
 
 
 def _never_computed(ctx):
@@ -504,3 +523,15 @@ def make_one_shot_iterator(dataset: Dataset) -> Iterator:
 
 def make_initializable_iterator(dataset: Dataset, shared_name=None) -> Iterator:
     return dataset.make_initializable_iterator(shared_name)
+
+
+ALTERNATIVES.update(
+    {
+        "tf.data.Dataset.padded_batch": "tf.data.Dataset.batch of equal-shaped elements",
+        "tf.data.Dataset.flat_map": "tf.data.Dataset.map, then from_tensor_slices of the result",
+        "tf.data.Dataset.interleave": "tf.data.TFRecordDataset of the list of files",
+        "tf.data.Dataset.from_generator": "tf.data.Dataset.from_tensor_slices of the arrays",
+        "tf.data.experimental": "tf.data.Dataset's methods (shuffle, repeat, batch, ...)",
+    }
+)
+__getattr__ = module_getattr("tf.data", globals())

@@ -59,7 +59,7 @@ def trace_graph(graph: Graph, fetches=None):
         ev = Evaluation(
             dict(zip([v.op.name for v in variables], var_values, strict=True)),
             fed,
-            jax.random.key(seed),
+            seed,
             counter,
             stop=sources,
         )

@@ -562,10 +562,12 @@ def _divide_exactly(a, b):
 def _mean(a, axis=None, keepdims=False):
     """TF's Mean: the sum divided by the count (integers: truncated, keeping the dtype)."""
     total = jnp.sum(a, axis=axis, keepdims=keepdims)
-    count = np.asarray(a.size // max(total.size, 1) if a.size else 0)
+    count = a.size // total.size if total.size else 0
+    if not isinstance(count, int):  # a symbolic size, while a graph is shown
+        return jnp.mean(a, axis=axis, keepdims=keepdims)
     if jnp.issubdtype(a.dtype, jnp.integer):
         return jax.lax.div(total, jnp.asarray(count, total.dtype))
-    return _divide_exactly(total, count.astype(total.dtype))
+    return _divide_exactly(total, np.asarray(count, total.dtype))
 
 
 reduce_mean = _reduction("Mean", _mean)

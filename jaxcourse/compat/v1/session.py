@@ -217,7 +217,7 @@ class _Plan:
             ev = Evaluation(
                 {**kept, **donated},
                 dict(zip(fed_refs, feeds, strict=True)),
-                jax.random.key(seed),  # made in the trace: a key constant would be hoisted
+                seed,  # the key is made in the trace: a key constant would be hoisted
                 counter,
                 stop=fed_ids,
             )

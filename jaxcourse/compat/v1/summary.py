@@ -117,6 +117,10 @@ class FileWriter:
             return
         self._writer.add_onnx_graph(graph_def)
 
+    def add_run_metadata(self, run_metadata, tag, global_step=None) -> None:
+        """Accepted and ignored (h15core): the shim records no step stats (`tf.RunMetadata`
+        stays empty)."""
+
     def add_summary(self, summary, global_step=None) -> None:
         """Write a summary: the bytes a summary op returned from `Session.run`, or a proto."""
         if isinstance(summary, bytes | bytearray):

@@ -276,11 +276,9 @@ def _unique_scope_name(parent: VariableScope, name: str) -> str:
 
 
 def _inherited_reuse(parent, reuse):
-    if parent is True or reuse is True:
-        return True
-    if parent == AUTO_REUSE or reuse == AUTO_REUSE:
-        return AUTO_REUSE
-    return False
+    """TF1's rule: a scope's own True or AUTO_REUSE, else its parent's (False cannot undo a
+    parent's reuse)."""
+    return reuse or parent or False
 
 
 @contextlib.contextmanager
@@ -296,7 +294,7 @@ def variable_scope(
     if isinstance(name_or_scope, VariableScope):
         full = name_or_scope.name
         initializer = initializer or name_or_scope.initializer
-        reuse = _inherited_reuse(name_or_scope.reuse, reuse)
+        reuse = reuse or name_or_scope.reuse
         opened = graph.name_scope(name_or_scope.original_name_scope or None)
     else:
         if name_or_scope is None and default_name is None:
