@@ -13,6 +13,13 @@ from fixtures.tf1_lib.replay import replay, tf_meta
 
 import jaxcourse.compat.v1 as tf
 
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    with tf.Graph().as_default() as graph:
+        yield graph
+
+
 RNN_CASES = [
     "rnn_basic_lstm",
     "rnn_lstm_peepholes_projection",
@@ -98,6 +105,10 @@ def test_errors_name_the_problem():
         tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(3), np.zeros((2, 3), np.float32), dtype=tf.float32)
     with pytest.raises(TypeError, match="needs an RNN cell"):
         tf.nn.dynamic_rnn(lambda x: x, np.zeros((2, 3, 4), np.float32), dtype=tf.float32)
+    x = np.zeros((2, 3, 4), np.float32)
+    tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
+    with pytest.raises(ValueError, match="Variable rnn/basic_lstm_cell/kernel already exists"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)  # as TF
     cell = tf.nn.rnn_cell.BasicLSTMCell(3)
     with pytest.raises(ValueError, match="same cell object"):
         tf.nn.rnn_cell.MultiRNNCell([cell] * 2)

@@ -202,46 +202,47 @@ def sigmoid_cross_entropy(
     )
 
 
-def mean_squared_error(
-    labels,
-    predictions,
-    weights=1.0,
-    scope=None,
-    loss_collection=LOSSES,
-    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
-) -> Tensor:
-    return _loss(
-        "SquaredDifference",
-        lambda y, p: jnp.square(p - y),
+def _elementwise(op_type: str, fn, default_scope: str, doc: str):
+    """A loss `(labels, predictions, weights, scope, loss_collection, reduction)` of the
+    element-wise `fn(labels, predictions)`."""
+
+    def loss(
         labels,
         predictions,
-        weights,
-        scope,
-        loss_collection,
-        reduction,
-        "mean_squared_error",
-    )
+        weights=1.0,
+        scope=None,
+        loss_collection=LOSSES,
+        reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+    ) -> Tensor:
+        return _loss(
+            op_type,
+            fn,
+            labels,
+            predictions,
+            weights,
+            scope,
+            loss_collection,
+            reduction,
+            default_scope,
+        )
+
+    loss.__name__ = loss.__qualname__ = default_scope
+    loss.__doc__ = doc
+    return loss
 
 
-def absolute_difference(
-    labels,
-    predictions,
-    weights=1.0,
-    scope=None,
-    loss_collection=LOSSES,
-    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
-) -> Tensor:
-    return _loss(
-        "Abs",
-        lambda y, p: jnp.abs(p - y),
-        labels,
-        predictions,
-        weights,
-        scope,
-        loss_collection,
-        reduction,
-        "absolute_difference",
-    )
+mean_squared_error = _elementwise(
+    "SquaredDifference",
+    lambda y, p: jnp.square(p - y),
+    "mean_squared_error",
+    "(predictions − labels)², weighted and reduced.",
+)
+absolute_difference = _elementwise(
+    "Abs",
+    lambda y, p: jnp.abs(p - y),
+    "absolute_difference",
+    "|predictions − labels|, weighted and reduced.",
+)
 
 
 def huber_loss(

@@ -211,46 +211,39 @@ def _fraction(
     return _collect(value, update, metrics_collections, updates_collections)
 
 
-def precision(
-    labels,
-    predictions,
-    weights=None,
-    metrics_collections=None,
-    updates_collections=None,
-    name=None,
-):
-    """true positives / (true positives + false positives), 0 when there is no positive."""
-    return _fraction(
-        "precision",
-        "false_positives",
+def _fraction_metric(kind: str, other: str, doc: str):
+    def metric(
         labels,
         predictions,
-        weights,
-        metrics_collections,
-        updates_collections,
-        name,
-    )
+        weights=None,
+        metrics_collections=None,
+        updates_collections=None,
+        name=None,
+    ):
+        return _fraction(
+            kind,
+            other,
+            labels,
+            predictions,
+            weights,
+            metrics_collections,
+            updates_collections,
+            name,
+        )
+
+    metric.__name__ = metric.__qualname__ = kind
+    metric.__doc__ = doc
+    return metric
 
 
-def recall(
-    labels,
-    predictions,
-    weights=None,
-    metrics_collections=None,
-    updates_collections=None,
-    name=None,
-):
-    """true positives / (true positives + false negatives)."""
-    return _fraction(
-        "recall",
-        "false_negatives",
-        labels,
-        predictions,
-        weights,
-        metrics_collections,
-        updates_collections,
-        name,
-    )
+precision = _fraction_metric(
+    "precision",
+    "false_positives",
+    "true positives / (true positives + false positives), 0 when there is no positive.",
+)
+recall = _fraction_metric(
+    "recall", "false_negatives", "true positives / (true positives + false negatives)."
+)
 
 
 __getattr__ = missing_names(

@@ -141,7 +141,7 @@ def dynamic_rnn(
 ):
     """(outputs [batch, time, output_size], final state) of `cell` over `inputs`."""
     _check_cell(cell, "tf.nn.dynamic_rnn")
-    with variables.variable_scope(scope, default_name="rnn"):
+    with variables.variable_scope(scope or "rnn"):
         return _scan_rnn(
             cell, inputs, sequence_length, initial_state, dtype, time_major, False, "while"
         )
@@ -164,7 +164,7 @@ def bidirectional_dynamic_rnn(
     sequence from its end (its outputs are given back in the inputs' time order)."""
     _check_cell(cell_fw, "tf.nn.bidirectional_dynamic_rnn (cell_fw)")
     _check_cell(cell_bw, "tf.nn.bidirectional_dynamic_rnn (cell_bw)")
-    with variables.variable_scope(scope, default_name="bidirectional_rnn"):
+    with variables.variable_scope(scope or "bidirectional_rnn"):
         with variables.variable_scope("fw"):
             out_fw, state_fw = _scan_rnn(
                 cell_fw,
@@ -198,7 +198,7 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
             "tf.nn.static_rnn needs a non-empty list of [batch, depth] tensors (one per time "
             "step; tf.unstack(x, axis=1) makes one from [batch, time, depth])"
         )
-    with variables.variable_scope(scope, default_name="rnn"):
+    with variables.variable_scope(scope or "rnn"):
         stacked = ops.stack(list(inputs), axis=0)
         outputs, state = _scan_rnn(
             cell, stacked, sequence_length, initial_state, dtype, True, False, "static"

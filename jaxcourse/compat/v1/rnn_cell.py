@@ -134,13 +134,10 @@ def _variable(name, shape, dtype, initializer=None):
     return variables.get_variable(name, shape=shape, dtype=dtype, initializer=initializer)
 
 
-class BasicRNNCell(RNNCell):
-    """h' = activation(concat([x, h]) @ kernel + bias)."""
+class _UnitsStateCell(RNNCell):
+    """A cell whose state and output are one [batch, num_units] tensor."""
 
-    def __init__(self, num_units: int, activation=None, reuse=None, name=None, dtype=None):
-        super().__init__(name, reuse)
-        self._units = int(num_units)
-        self._act = _activation(activation, "BasicRNNCell")
+    _units: int
 
     @property
     def state_size(self) -> int:
@@ -149,6 +146,15 @@ class BasicRNNCell(RNNCell):
     @property
     def output_size(self) -> int:
         return self._units
+
+
+class BasicRNNCell(_UnitsStateCell):
+    """h' = activation(concat([x, h]) @ kernel + bias)."""
+
+    def __init__(self, num_units: int, activation=None, reuse=None, name=None, dtype=None):
+        super().__init__(name, reuse)
+        self._units = int(num_units)
+        self._act = _activation(activation, "BasicRNNCell")
 
     def _create(self, input_depth, dtype):
         kernel = _variable("kernel", [input_depth + self._units, self._units], dtype)
@@ -161,7 +167,7 @@ class BasicRNNCell(RNNCell):
         return h, h
 
 
-class GRUCell(RNNCell):
+class GRUCell(_UnitsStateCell):
     """TF's GRU: gates r, u = σ(concat([x, h]) W_g + b_g) (b_g starts at 1), candidate
     c = act(concat([x, r·h]) W_c + b_c), h' = u·h + (1 − u)·c."""
 
@@ -179,14 +185,6 @@ class GRUCell(RNNCell):
         self._units = int(num_units)
         self._act = _activation(activation, "GRUCell")
         self._kernel_init, self._bias_init = kernel_initializer, bias_initializer
-
-    @property
-    def state_size(self) -> int:
-        return self._units
-
-    @property
-    def output_size(self) -> int:
-        return self._units
 
     def _create(self, input_depth, dtype):
         n, depth = self._units, input_depth + self._units
