@@ -360,6 +360,7 @@ nn.weighted_cross_entropy_with_logits
 train.GradientDescentOptimizer train.MomentumOptimizer train.AdamOptimizer
 train.AdagradOptimizer train.RMSPropOptimizer train.AdadeltaOptimizer train.Saver
 train.latest_checkpoint train.get_or_create_global_step train.SummaryWriter
+train.exponential_decay train.piecewise_constant train.polynomial_decay
 summary.scalar summary.histogram summary.merge summary.merge_all summary.FileWriter
 app.run app.flags flags.DEFINE_string flags.DEFINE_integer flags.DEFINE_float
 flags.DEFINE_boolean flags.DEFINE_bool flags.FLAGS logging.set_verbosity logging.info
@@ -412,3 +413,31 @@ def test_nn_extras_against_numpy():
     np.testing.assert_allclose(got[3], out[:, :8, :8, :], atol=1e-4)
     np.testing.assert_allclose(got[4], a / np.linalg.norm(a, axis=3, keepdims=True), atol=1e-6)
     np.testing.assert_allclose(got[5], np.where(a > 0, a, 0.1 * a), atol=1e-7)
+
+
+def test_learning_rate_decays_follow_tf1s_formulas():
+    step = tf.placeholder(tf.int32, [])
+    lr = {
+        "exp": tf.train.exponential_decay(0.1, step, 100, 0.96),
+        "stair": tf.train.exponential_decay(0.1, step, 100, 0.96, staircase=True),
+        "natural": tf.train.natural_exp_decay(0.1, step, 100, 0.5),
+        "inverse": tf.train.inverse_time_decay(0.1, step, 100, 0.5),
+        "poly": tf.train.polynomial_decay(0.1, step, 1000, 0.01, power=2.0),
+        "cosine": tf.train.cosine_decay(0.1, step, 1000, alpha=0.1),
+        "piecewise": tf.train.piecewise_constant(step, [100, 200], [1.0, 0.5, 0.1]),
+    }
+    with tf.Session() as sess:
+        for s in (0, 150, 200, 1500):
+            got = sess.run(lr, {step: s})
+            c = min(s, 1000) / 1000
+            expected = {
+                "exp": 0.1 * 0.96 ** (s / 100),
+                "stair": 0.1 * 0.96 ** (s // 100),
+                "natural": 0.1 * np.exp(-0.5 * s / 100),
+                "inverse": 0.1 / (1 + 0.5 * s / 100),
+                "poly": (0.1 - 0.01) * (1 - c) ** 2 + 0.01,
+                "cosine": 0.1 * (0.9 * 0.5 * (1 + np.cos(np.pi * c)) + 0.1),
+                "piecewise": 1.0 if s <= 100 else 0.5 if s <= 200 else 0.1,
+            }
+            for key, value in expected.items():
+                assert got[key] == pytest.approx(value, rel=1e-5), (key, s)

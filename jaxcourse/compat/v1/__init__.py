@@ -180,6 +180,7 @@ import jax as _jax
 
 from jaxcourse.compat.v1 import array_ops as _array_ops
 from jaxcourse.compat.v1 import dtypes
+from jaxcourse.compat.v1 import learning_rate_decay as _learning_rate_decay
 from jaxcourse.compat.v1 import platform as _platform
 from jaxcourse.compat.v1.array_ops import (
     Print,
@@ -316,6 +317,11 @@ histogram_summary = summary.histogram
 merge_summary = summary.merge
 merge_all_summaries = summary.merge_all
 train.SummaryWriter = summary.FileWriter
+for _name in (
+    "exponential_decay natural_exp_decay inverse_time_decay polynomial_decay cosine_decay "
+    "piecewise_constant"
+).split():
+    setattr(train, _name, getattr(_learning_rate_decay, _name))
 
 flags = _Namespace(
     "tf.flags",
