@@ -441,3 +441,34 @@ def test_learning_rate_decays_follow_tf1s_formulas():
             }
             for key, value in expected.items():
                 assert got[key] == pytest.approx(value, rel=1e-5), (key, s)
+
+
+def test_image_ops_against_numpy():
+    import io as std_io
+
+    from PIL import Image
+
+    pixels = (np.arange(4 * 6 * 3) * 7 % 256).astype(np.uint8).reshape(4, 6, 3)
+    buffer = std_io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    contents = tf.placeholder(tf.string)
+    decoded = tf.image.decode_png(contents, channels=3)
+    batch = tf.stack([decoded, decoded])
+    standardised = tf.image.per_image_standardization(tf.image.flip_left_right(decoded))
+    gray = tf.image.rgb_to_grayscale(tf.image.convert_image_dtype(decoded, tf.float32))
+    flips = tf.image.random_flip_left_right(batch)
+    with tf.Session() as sess:
+        feed = {contents: buffer.getvalue()}
+        got = sess.run([decoded, standardised, gray, tf.image.flip_up_down(decoded)], feed)
+        flipped = [sess.run(flips, feed) for _ in range(8)]
+    np.testing.assert_array_equal(got[0], pixels)
+    x = pixels[:, ::-1].astype(np.float32)
+    expected = (x - x.mean()) / max(x.std(), 1 / np.sqrt(x.size))
+    np.testing.assert_allclose(got[1], expected, atol=1e-5)
+    weights = np.array([0.2989, 0.5870, 0.1140], np.float32)
+    np.testing.assert_allclose(got[2][..., 0], (pixels / 255.0) @ weights, atol=1e-6)
+    np.testing.assert_array_equal(got[3], pixels[::-1])
+    for out in flipped:
+        for image in out:
+            assert np.array_equal(image, pixels) or np.array_equal(image, pixels[:, ::-1])
+    assert len({out.tobytes() for out in flipped}) > 1  # a fresh coin per run

@@ -180,6 +180,7 @@ import jax as _jax
 
 from jaxcourse.compat.v1 import array_ops as _array_ops
 from jaxcourse.compat.v1 import dtypes
+from jaxcourse.compat.v1 import image_ops as _image_ops
 from jaxcourse.compat.v1 import learning_rate_decay as _learning_rate_decay
 from jaxcourse.compat.v1 import platform as _platform
 from jaxcourse.compat.v1.array_ops import (
@@ -424,6 +425,18 @@ test = _Namespace(
 )
 nn.top_k = _array_ops.top_k
 nn.in_top_k = _array_ops.in_top_k
+image = _Namespace(
+    "tf.image",
+    "Image decoding, flips, standardisation and colour conversion.",
+    **{
+        n: getattr(_image_ops, n)
+        for n in (
+            "decode_jpeg decode_png flip_left_right flip_up_down transpose_image "
+            "random_flip_left_right random_flip_up_down per_image_standardization "
+            "rgb_to_grayscale grayscale_to_rgb convert_image_dtype"
+        ).split()
+    },
+)
 compat = _Namespace(
     "tf.compat",
     "tf.compat.v1 is this module itself; as_bytes/as_text as in TF.",
