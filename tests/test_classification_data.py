@@ -11,7 +11,7 @@ import pytest
 
 from jaxcourse import data as data_lib
 from jaxcourse.config import validate_component
-from jaxcourse.data import idx, input_data, mnist
+from jaxcourse.data import idx, mnist
 from jaxcourse.errors import ConfigError, DataError
 
 
@@ -173,19 +173,6 @@ def test_nothing_found_offline_says_where_to_put_the_files(tmp_path, monkeypatch
 def test_unknown_option_is_a_config_error():
     with pytest.raises(ConfigError, match="normalize"):
         validate_component(data_lib.DATASETS, {"name": "mnist", "normalize": "z"}, "data")
-
-
-def test_read_data_sets_like_the_course(tmp_path):
-    raw = write_mnist_dir(tmp_path, n_train=70, n_test=20)
-    sets = input_data.read_data_sets(str(tmp_path), one_hot=True, validation_size=10)
-    assert sets.train.num_examples == 60 and sets.validation.num_examples == 10
-    assert sets.test.images.shape == (20, 784) and sets.test.labels.shape == (20, 10)
-    np.testing.assert_allclose(sets.test.images, raw["test"][0].reshape(20, -1) / 255.0)
-    seen = [sets.train.next_batch(25)[0] for _ in range(12)]  # 300 = 5 epochs of 60
-    assert all(b.shape == (25, 784) for b in seen) and sets.train.epochs_completed == 5
-    first_epochs = np.concatenate(seen)[:120]
-    for epoch in (first_epochs[:60], first_epochs[60:]):  # every example once per epoch
-        assert len(np.unique(epoch, axis=0)) == 60
 
 
 def test_tfds_source_reads_a_prepared_dataset(tmp_path, monkeypatch):

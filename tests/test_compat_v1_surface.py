@@ -156,6 +156,27 @@ def test_cond_case_and_while_loop():
         assert sess.run(loop_grad, {x: 2.0}) == pytest.approx(12.0)  # d(x³)/dx
 
 
+def test_map_fn_and_scan():
+    rows = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+    x = tf.constant(rows)
+    w = tf.Variable(2.0)
+    mapped = tf.map_fn(lambda r: tf.reduce_sum(r) * w, x)
+    sums = tf.scan(lambda acc, r: acc + r, x, initializer=tf.zeros([2]))
+    pairs = tf.map_fn(
+        lambda r: (r[0], r[1] * 2.0), (x[:, 0] * 1.0, x), dtype=(tf.float32, tf.float32)
+    )
+    (grad,) = tf.gradients(tf.reduce_sum(mapped), [w])
+    assert mapped.shape.as_list() == [3] and sums.shape.as_list() == [3, 2]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([mapped, sums, grad, pairs])
+    np.testing.assert_array_equal(got[0], rows.sum(1) * 2)
+    np.testing.assert_array_equal(got[1], np.cumsum(rows, 0))
+    assert got[2] == rows.sum()
+    np.testing.assert_array_equal(got[3][0], rows[:, 0])
+    np.testing.assert_array_equal(got[3][1], rows * 2)
+
+
 def test_cond_assigns_only_in_the_taken_branch():
     v = tf.Variable(0.0)
     flag = tf.placeholder(tf.bool, [])
@@ -303,3 +324,151 @@ def test_more_ops_against_numpy():
     np.testing.assert_allclose(got["lse"], np.log(np.exp(a).sum(1)), rtol=1e-5)
     np.testing.assert_allclose(got["clip"], a / np.linalg.norm(a), rtol=1e-5)
     np.testing.assert_array_equal(got["round"], [0.0, 2.0, 2.0])
+
+
+# TF 1.15 names that the classic tutorials use (TF's own mnist_softmax / mnist_deep /
+# mnist_with_summaries / word2vec_basic / fully_connected_feed, the course's notebooks, the
+# well-known example collections): each must resolve; what they compute is tested above, in
+# test_compat_v1_core.py, test_compat_v1_basics.py and the TF1 corpus.
+TUTORIAL_NAMES = """
+Session InteractiveSession Graph get_default_graph reset_default_graph set_random_seed
+placeholder placeholder_with_default constant Variable get_variable variable_scope name_scope
+get_variable_scope VariableScope AUTO_REUSE global_variables_initializer
+initialize_all_variables local_variables_initializer variables_initializer global_variables
+trainable_variables local_variables get_collection add_to_collection GraphKeys
+control_dependencies group no_op identity cond case while_loop map_fn scan gradients
+stop_gradient
+float32 float64 int32 int64 uint8 bool string as_dtype cast to_float to_int32 to_int64
+zeros ones zeros_like ones_like fill eye range linspace random_normal random_uniform
+truncated_normal random_shuffle multinomial reshape transpose expand_dims squeeze concat stack
+unstack split tile slice pad reverse gather gather_nd one_hot shape size rank where
+boolean_mask sequence_mask matmul add subtract multiply divide truediv div floordiv mod pow
+square sqrt rsqrt exp log log1p abs sign negative maximum minimum tanh sigmoid floor ceil
+round sin cos reciprocal squared_difference equal not_equal less less_equal greater
+greater_equal logical_and logical_or logical_not reduce_sum reduce_mean reduce_max reduce_min
+reduce_prod reduce_any reduce_all reduce_logsumexp argmax argmin arg_max arg_min
+count_nonzero cumsum clip_by_value clip_by_norm clip_by_global_norm global_norm add_n norm
+einsum tensordot Print assign assign_add assign_sub ConfigProto GPUOptions RunOptions
+RunMetadata device TensorShape Dimension Tensor Operation convert_to_tensor
+nn.relu nn.relu6 nn.elu nn.leaky_relu nn.selu nn.softplus nn.sigmoid nn.tanh nn.softmax
+nn.log_softmax nn.bias_add nn.xw_plus_b nn.l2_loss nn.l2_normalize nn.dropout nn.moments
+nn.batch_normalization nn.lrn nn.local_response_normalization nn.conv2d nn.conv2d_transpose
+nn.max_pool nn.avg_pool nn.top_k nn.in_top_k nn.embedding_lookup
+nn.softmax_cross_entropy_with_logits nn.softmax_cross_entropy_with_logits_v2
+nn.sparse_softmax_cross_entropy_with_logits nn.sigmoid_cross_entropy_with_logits
+nn.weighted_cross_entropy_with_logits
+train.GradientDescentOptimizer train.MomentumOptimizer train.AdamOptimizer
+train.AdagradOptimizer train.RMSPropOptimizer train.AdadeltaOptimizer train.Saver
+train.latest_checkpoint train.get_or_create_global_step train.SummaryWriter
+train.exponential_decay train.piecewise_constant train.polynomial_decay
+summary.scalar summary.histogram summary.merge summary.merge_all summary.FileWriter
+app.run app.flags flags.DEFINE_string flags.DEFINE_integer flags.DEFINE_float
+flags.DEFINE_boolean flags.DEFINE_bool flags.FLAGS logging.set_verbosity logging.info
+logging.INFO logging.warn gfile.GFile gfile.FastGFile gfile.Exists gfile.MakeDirs
+gfile.DeleteRecursively gfile.Glob gfile.ListDirectory io.gfile.GFile io.gfile.exists
+random.normal random.uniform random.truncated_normal random.set_random_seed math.log
+math.reduce_sum math.argmax linalg.matmul initializers.global_variables compat.v1.placeholder
+compat.as_bytes errors.OutOfRangeError errors.InvalidArgumentError errors.NotFoundError
+scalar_summary histogram_summary merge_all_summaries merge_summary
+""".split()
+
+
+@pytest.mark.parametrize("name", TUTORIAL_NAMES)
+def test_tutorial_name_resolves(name):
+    value = tf
+    for part in name.split("."):
+        value = getattr(value, part)
+    assert value is not None or name == "newaxis"
+
+
+def test_tensor_shape_dimensions_have_tf1_values():
+    x = tf.placeholder(tf.float32, [None, 784])
+    assert x.get_shape()[1].value == 784 and int(x.shape[1]) == 784
+    assert x.get_shape()[0] is None and x.shape[1:].as_list() == [784]
+    assert str(x.shape) == "(?, 784)" and x.shape.num_elements() is None
+
+
+def test_nn_extras_against_numpy():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2, 4, 4, 3)).astype(np.float32)
+    kernel = rng.normal(size=(3, 3, 5, 3)).astype(np.float32)
+    x = tf.constant(a)
+    mean, variance = tf.nn.moments(x, [0, 1, 2])
+    normalised = tf.nn.batch_normalization(x, mean, variance, None, None, 1e-3)
+    transposed = tf.nn.conv2d_transpose(x, tf.constant(kernel), [2, 8, 8, 5], [1, 2, 2, 1])
+    with tf.Session() as sess:
+        got = sess.run([mean, variance, normalised, transposed, tf.nn.l2_normalize(x, 3)])
+        got.append(sess.run(tf.nn.leaky_relu(x, 0.1)))
+    np.testing.assert_allclose(got[0], a.mean((0, 1, 2)), atol=1e-6)
+    np.testing.assert_allclose(got[1], a.var((0, 1, 2)), atol=1e-5)
+    expected = (a - a.mean((0, 1, 2))) / np.sqrt(a.var((0, 1, 2)) + 1e-3)
+    np.testing.assert_allclose(got[2], expected, atol=1e-5)
+    # conv2d_transpose scatters each input pixel's kernel into the output (stride 2, SAME)
+    out = np.zeros((2, 9, 9, 5), np.float64)
+    for i in range(4):
+        for j in range(4):
+            out[:, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3, :] += np.einsum(
+                "nc,hwoc->nhwo", a[:, i, j, :], kernel
+            )
+    np.testing.assert_allclose(got[3], out[:, :8, :8, :], atol=1e-4)
+    np.testing.assert_allclose(got[4], a / np.linalg.norm(a, axis=3, keepdims=True), atol=1e-6)
+    np.testing.assert_allclose(got[5], np.where(a > 0, a, 0.1 * a), atol=1e-7)
+
+
+def test_learning_rate_decays_follow_tf1s_formulas():
+    step = tf.placeholder(tf.int32, [])
+    lr = {
+        "exp": tf.train.exponential_decay(0.1, step, 100, 0.96),
+        "stair": tf.train.exponential_decay(0.1, step, 100, 0.96, staircase=True),
+        "natural": tf.train.natural_exp_decay(0.1, step, 100, 0.5),
+        "inverse": tf.train.inverse_time_decay(0.1, step, 100, 0.5),
+        "poly": tf.train.polynomial_decay(0.1, step, 1000, 0.01, power=2.0),
+        "cosine": tf.train.cosine_decay(0.1, step, 1000, alpha=0.1),
+        "piecewise": tf.train.piecewise_constant(step, [100, 200], [1.0, 0.5, 0.1]),
+    }
+    with tf.Session() as sess:
+        for s in (0, 150, 200, 1500):
+            got = sess.run(lr, {step: s})
+            c = min(s, 1000) / 1000
+            expected = {
+                "exp": 0.1 * 0.96 ** (s / 100),
+                "stair": 0.1 * 0.96 ** (s // 100),
+                "natural": 0.1 * np.exp(-0.5 * s / 100),
+                "inverse": 0.1 / (1 + 0.5 * s / 100),
+                "poly": (0.1 - 0.01) * (1 - c) ** 2 + 0.01,
+                "cosine": 0.1 * (0.9 * 0.5 * (1 + np.cos(np.pi * c)) + 0.1),
+                "piecewise": 1.0 if s <= 100 else 0.5 if s <= 200 else 0.1,
+            }
+            for key, value in expected.items():
+                assert got[key] == pytest.approx(value, rel=1e-5), (key, s)
+
+
+def test_image_ops_against_numpy():
+    import io as std_io
+
+    from PIL import Image
+
+    pixels = (np.arange(4 * 6 * 3) * 7 % 256).astype(np.uint8).reshape(4, 6, 3)
+    buffer = std_io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    contents = tf.placeholder(tf.string)
+    decoded = tf.image.decode_png(contents, channels=3)
+    batch = tf.stack([decoded, decoded])
+    standardised = tf.image.per_image_standardization(tf.image.flip_left_right(decoded))
+    gray = tf.image.rgb_to_grayscale(tf.image.convert_image_dtype(decoded, tf.float32))
+    flips = tf.image.random_flip_left_right(batch)
+    with tf.Session() as sess:
+        feed = {contents: buffer.getvalue()}
+        got = sess.run([decoded, standardised, gray, tf.image.flip_up_down(decoded)], feed)
+        flipped = [sess.run(flips, feed) for _ in range(8)]
+    np.testing.assert_array_equal(got[0], pixels)
+    x = pixels[:, ::-1].astype(np.float32)
+    expected = (x - x.mean()) / max(x.std(), 1 / np.sqrt(x.size))
+    np.testing.assert_allclose(got[1], expected, atol=1e-5)
+    weights = np.array([0.2989, 0.5870, 0.1140], np.float32)
+    np.testing.assert_allclose(got[2][..., 0], (pixels / 255.0) @ weights, atol=1e-6)
+    np.testing.assert_array_equal(got[3], pixels[::-1])
+    for out in flipped:
+        for image in out:
+            assert np.array_equal(image, pixels) or np.array_equal(image, pixels[:, ::-1])
+    assert len({out.tobytes() for out in flipped}) > 1  # a fresh coin per run

@@ -87,7 +87,7 @@ def test_tanh_regression_1_10_1_with_feeds():
     for got, want in zip(after_one, expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     assert final < 0.1 * first_loss and final < 2e-3
-    assert compiles == 5  # init, read params, [loss, train], train, loss
+    assert compiles == 4  # init, read params, [loss, train] (which also serves train), loss
 
 
 def _find_mnist() -> Path | None:

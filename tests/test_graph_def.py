@@ -74,7 +74,7 @@ def test_week8_inception_script_gives_tfs_softmax(reference):
             assert predictions.argmax() == want.argmax()
         assert sess.compile_count == len(IMAGES)  # one per decoded image size
     # TensorBoard's Graphs dashboard: the imported ops under their TF names and scopes
-    groups = {node.name.split("/")[0] for node in sess.graph.as_graph_def(softmax_tensor).node}
+    groups = {node.name.split("/")[0] for node in sess.graph.as_graph_def().node}
     assert {"ResizeBilinear", "conv", "mixed", "pool_3", "softmax"} <= groups
 
 
@@ -241,3 +241,34 @@ def test_decode_png_on_fed_bytes():
     with tf.Session() as sess:
         got = sess.run("png:0", {"contents:0": buffer.getvalue()})
     np.testing.assert_array_equal(got, pixels)
+
+
+def test_bad_imports_name_what_is_wrong():
+    with pytest.raises(TypeError, match="expects a GraphDef, got bytes"):
+        tf.import_graph_def(b"not a graph")
+    graph_def = tf.GraphDef()
+    graph_def.node.add(name="y", op="Identity", input=["missing:0"]).attr["T"].type = 1
+    with pytest.raises(ValueError, match="node 'y' has input 'missing:0'.*no node 'missing'"):
+        tf.import_graph_def(graph_def)
+    graph_def = load("softmax_model")
+    tf.import_graph_def(graph_def, name="")
+    with pytest.raises(ValueError, match="already has an operation named 'x-input'"):
+        tf.import_graph_def(graph_def, name="")
+    first, second = (tf.import_graph_def(graph_def, return_elements=["W"])[0] for _ in "ab")
+    assert (first.name, second.name) == ("import/W", "import_1/W")  # TF's uniquified prefix
+    with pytest.raises(ValueError, match="input_map names tensors that no imported node uses"):
+        tf.import_graph_def(graph_def, input_map={"nothing:0": tf.constant(1.0)}, name="m")
+
+
+def test_frozen_tf_cond_selects_the_branch_tf_takes(reference):
+    graph_def = load("cond")
+    assert "Switch" in {n.op for n in graph_def.node}
+    tf.import_graph_def(graph_def, name="")
+    with tf.Session() as sess:
+        for training in (False, True):
+            for deep in (False, True):
+                got = sess.run(
+                    "y:0", {"x:0": reference["cond/x"], "training:0": training, "deep:0": deep}
+                )
+                want = reference[f"cond/y/{training}/{deep}"]
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

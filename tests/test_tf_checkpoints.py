@@ -318,7 +318,11 @@ def test_jaxcourse_checkpoint_loads_in_tensorflow(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "inputs", "train_op"),
-    [("cnn", "input/", "Adam"), ("softmax", "", "Momentum"), ("softmax_resource", "", "Momentum")],
+    [
+        pytest.param("cnn", "input/", "Adam", marks=pytest.mark.slow),  # conv gradients: ~10 s
+        ("softmax", "", "Momentum"),
+        ("softmax_resource", "", "Momentum"),
+    ],
 )
 def test_meta_graph_made_by_tf_trains_like_tf(name, inputs, train_op):
     saver = tf.train.import_meta_graph(str(FIXTURES / name / "model.ckpt-3.meta"))
@@ -516,3 +520,57 @@ def test_each_optimizers_meta_graph_steps_like_tf(key):
                 sess.run(v), after[f"{key}/{v.op.name}"], rtol=1e-6, err_msg=v.op.name
             )
     assert len(tf.global_variables()) == sum(k.startswith(f"{key}/") for k in after.files)
+
+
+def test_checkpoints_of_an_imported_meta_graph_carry_it(tmp_path):
+    saver = tf.train.import_meta_graph(str(SOFTMAX) + ".meta")
+    with tf.Session() as sess:
+        saver.restore(sess, str(SOFTMAX))
+        sess.run(
+            tf.get_collection("train_op")[0],
+            dict(zip(["x:0", "y:0"], models.batch(1), strict=True)),
+        )
+        prefix = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=4)
+    assert (
+        Path(prefix + ".meta").read_bytes()
+        == (FIXTURES / "softmax" / "model.ckpt-3.meta").read_bytes()
+    )
+    tf.reset_default_graph()  # the next run: import what this one saved
+    saver = tf.train.import_meta_graph(prefix + ".meta")
+    with tf.Session() as sess:
+        saver.restore(sess, tf.train.latest_checkpoint(str(tmp_path)))
+        np.testing.assert_allclose(
+            sess.run("W:0"), np.load(FIXTURES / "softmax_next.npz")["W"], rtol=1e-5, atol=1e-7
+        )
+    tf.reset_default_graph()
+    tf.Variable(1.0, name="v")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        prefix = tf.train.Saver().save(sess, str(tmp_path / "python" / "m"))
+    assert not Path(prefix + ".meta").exists()  # a graph built in Python has no MetaGraphDef
+
+
+@pytest.mark.parametrize("key", sorted(models.OPTIMIZERS))
+def test_each_optimizer_resumes_from_tf_slots(key):
+    """The shim's own optimizer, restored from TF's slots, takes TF's next step."""
+    model = models.quadratic(tf, models.OPTIMIZERS[key](tf))
+    after = np.load(FIXTURES / "optimizers_next.npz")
+    with tf.Session() as sess:
+        tf.train.Saver().restore(sess, str(FIXTURES / "optimizers" / key / "model.ckpt-1"))
+        sess.run(model["train"])
+        for v in tf.global_variables():
+            np.testing.assert_allclose(
+                sess.run(v), after[f"{key}/{v.op.name}"], rtol=1e-6, err_msg=v.op.name
+            )
+
+
+def test_int64_beyond_int32_is_refused_without_x64(tmp_path):
+    step = tf.Variable(0, name="global_step", dtype=tf.int64, trainable=False)
+    tensor_bundle.write_bundle(tmp_path / "big", {"global_step": np.array(2**40, np.int64)})
+    tensor_bundle.write_bundle(tmp_path / "fits", {"global_step": np.array(7, np.int64)})
+    with tf.Session() as sess:
+        sess.run(step.initializer)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="'global_step'.*outside int32"):
+            tf.train.Saver().restore(sess, str(tmp_path / "big"))
+        tf.train.Saver().restore(sess, str(tmp_path / "fits"))
+        assert sess.run(step) == 7

@@ -114,3 +114,24 @@ def test_frozen_pb_fine_tunes_with_its_constants_lifted_to_parameters():
         params, state, value = step(params, state)
         losses.append(float(value))
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_to_jax_of_a_frozen_dynamic_rnn_vmaps_exports_and_differentiates():
+    graph_def = tf.GraphDef()
+    graph_def.ParseFromString((FIXTURES / "dynamic_rnn.pb").read_bytes())
+    tf.import_graph_def(graph_def, name="")
+    with np.load(FIXTURES / "reference.npz") as reference:
+        x, want = reference["dynamic_rnn/x"], reference["dynamic_rnn/prediction"]
+    f = tf.to_jax("prediction:0", ["x:0"])
+    np.testing.assert_allclose(jax.vmap(lambda row: f({}, row[None])[0])(x), want, atol=1e-6)
+    exported = jax.export.export(jax.jit(f))({}, jax.ShapeDtypeStruct(x.shape, x.dtype))
+    restored = jax.export.deserialize(exported.serialize())
+    np.testing.assert_allclose(restored.call({}, x), want, atol=1e-6)
+    # the loop's trip count is known while tracing: a scan, which jax.grad goes through
+    g = tf.to_jax("prediction:0", ["x:0"], lift_constants=True)
+    params = g.initial_variables()
+    assert "rnn/basic_lstm_cell/kernel" in params
+    check_grads(
+        jax.jit(lambda p: g(p, x)[:, 0].sum()), (params,), order=1, modes=["rev"], eps=1e-2,
+        atol=2e-3, rtol=2e-2,
+    )  # fmt: skip

@@ -8,6 +8,7 @@ from jaxcourse.models import (  # noqa: F401, E402  (register their models)
     conv,
     dense,
     fast_conv,
+    graph_def,  # h18graph: a frozen TF1 .pb, fine-tuned
     inception_v3,
     multihead,
     recurrent,

@@ -148,29 +148,54 @@ def write_projector(
     lines = ["\t".join(header)] + ["\t".join(_cell(v) for v in row) for row in rows]
     write_atomic(assets / "metadata.tsv", "\n".join(lines) + "\n")
 
-    sprite_entry = ""
+    sprite_path, sprite_dims = "", ()
     if images is not None:
         from PIL import Image
 
-        picture, (tw, th) = sprite(images)
+        picture, sprite_dims = sprite(images)
+        sprite_path = f"{ASSET_DIR}/sprite.png"
         Image.fromarray(picture).save(assets / "sprite.png")
-        sprite_entry = (
-            f"  sprite {{\n    image_path: {_quote(f'{ASSET_DIR}/sprite.png')}\n"
-            f"    single_image_dim: {tw}\n    single_image_dim: {th}\n  }}\n"
-        )
     entries = []
     for name, matrix in embeddings.items():
         matrix = np.asarray(matrix, np.float32)
         file_name = f"{name}.tsv"
         np.savetxt(assets / file_name, matrix, fmt="%.6g", delimiter="\t")
         entries.append(
-            "embeddings {\n"
-            f"  tensor_name: {_quote(name)}\n"
-            f"  tensor_path: {_quote(f'{ASSET_DIR}/{file_name}')}\n"
-            f"  tensor_shape: {matrix.shape[0]}\n  tensor_shape: {matrix.shape[1]}\n"
-            f"  metadata_path: {_quote(f'{ASSET_DIR}/metadata.tsv')}\n"
-            f"{sprite_entry}}}\n"
+            embedding_entry(
+                name,
+                tensor_path=f"{ASSET_DIR}/{file_name}",
+                tensor_shape=matrix.shape,
+                metadata_path=f"{ASSET_DIR}/metadata.tsv",
+                sprite_path=sprite_path,
+                sprite_dims=sprite_dims,
+            )
         )
-    config = logdir / CONFIG_FILE
+    return write_config(logdir, entries)
+
+
+def embedding_entry(
+    tensor_name: str,
+    tensor_path: str = "",
+    tensor_shape=(),
+    metadata_path: str = "",
+    sprite_path: str = "",
+    sprite_dims=(),
+) -> str:
+    """One `embeddings { ... }` entry of projector_config.pbtxt (empty fields left out)."""
+    lines = [f"  tensor_name: {_quote(tensor_name)}"]
+    if tensor_path:
+        lines.append(f"  tensor_path: {_quote(tensor_path)}")
+    lines += [f"  tensor_shape: {int(d)}" for d in tensor_shape]
+    if metadata_path:
+        lines.append(f"  metadata_path: {_quote(metadata_path)}")
+    if sprite_path:
+        dims = "".join(f"    single_image_dim: {int(d)}\n" for d in sprite_dims)
+        lines.append(f"  sprite {{\n    image_path: {_quote(sprite_path)}\n{dims}  }}")
+    return "embeddings {\n" + "\n".join(lines) + "\n}\n"
+
+
+def write_config(logdir: str | Path, entries: Sequence[str]) -> Path:
+    """Write `projector_config.pbtxt` in `logdir` (whole, atomically); return its path."""
+    config = Path(logdir) / CONFIG_FILE
     write_atomic(config, "".join(entries))
     return config

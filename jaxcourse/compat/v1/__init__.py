@@ -35,6 +35,7 @@ from jaxcourse.compat.v1.dtypes import (
 )
 from jaxcourse.compat.v1.gradients import gradients
 from jaxcourse.compat.v1.graph import (
+    Dimension,
     Graph,
     Operation,
     Tensor,
@@ -179,6 +180,8 @@ import jax as _jax
 
 from jaxcourse.compat.v1 import array_ops as _array_ops
 from jaxcourse.compat.v1 import dtypes
+from jaxcourse.compat.v1 import image_ops as _image_ops
+from jaxcourse.compat.v1 import learning_rate_decay as _learning_rate_decay
 from jaxcourse.compat.v1 import platform as _platform
 from jaxcourse.compat.v1.array_ops import (
     Print,
@@ -218,7 +221,7 @@ from jaxcourse.compat.v1.config import (
     RunMetadata,
     RunOptions,
 )
-from jaxcourse.compat.v1.control_flow import case, cond, while_loop
+from jaxcourse.compat.v1.control_flow import case, cond, map_fn, scan, while_loop
 from jaxcourse.compat.v1.namespace import Namespace as _Namespace
 from jaxcourse.compat.v1.namespace import module_getattr as _module_getattr
 from jaxcourse.compat.v1.ops import (
@@ -315,6 +318,11 @@ histogram_summary = summary.histogram
 merge_summary = summary.merge
 merge_all_summaries = summary.merge_all
 train.SummaryWriter = summary.FileWriter
+for _name in (
+    "exponential_decay natural_exp_decay inverse_time_decay polynomial_decay cosine_decay "
+    "piecewise_constant"
+).split():
+    setattr(train, _name, getattr(_learning_rate_decay, _name))
 
 flags = _Namespace(
     "tf.flags",
@@ -417,6 +425,18 @@ test = _Namespace(
 )
 nn.top_k = _array_ops.top_k
 nn.in_top_k = _array_ops.in_top_k
+image = _Namespace(
+    "tf.image",
+    "Image decoding, flips, standardisation and colour conversion.",
+    **{
+        n: getattr(_image_ops, n)
+        for n in (
+            "decode_jpeg decode_png flip_left_right flip_up_down transpose_image "
+            "random_flip_left_right random_flip_up_down per_image_standardization "
+            "rgb_to_grayscale grayscale_to_rgb convert_image_dtype"
+        ).split()
+    },
+)
 compat = _Namespace(
     "tf.compat",
     "tf.compat.v1 is this module itself; as_bytes/as_text as in TF.",
@@ -425,6 +445,29 @@ compat = _Namespace(
     as_text=lambda s, encoding="utf-8": s.decode(encoding) if isinstance(s, bytes) else str(s),
 )
 compat.as_str = compat.as_text
+# h15lib: libraries (tf.layers, tf.losses, tf.metrics, RNNs, tf.contrib)
+from jaxcourse.compat.v1 import contrib, layers, losses, metrics  # noqa: E402
+
+# isort: split
+# h15input: input pipelines (tf.data, TFRecord files, queue-style input)
+from jaxcourse.compat.v1 import data, io_ops, python_io  # noqa: E402
+from jaxcourse.compat.v1.io_ops import (  # noqa: E402
+    FixedLenFeature,
+    VarLenFeature,
+    decode_raw,
+    parse_example,
+    parse_single_example,
+)
+from jaxcourse.compat.v1.queues import TFRecordReader  # noqa: E402
+
+for _name in (
+    "FixedLenFeature TFRecordOptions TFRecordWriter VarLenFeature decode_raw parse_example "
+    "parse_single_example tf_record_iterator"
+).split():
+    setattr(io, _name, getattr(io_ops, _name))
+# end h15input
+
+# isort: split
 # -- h18graph: GraphDefs and TF1 graphs as pure JAX functions ---------------------------------
 from jaxcourse.compat.v1.graph_def import GraphDef  # noqa: E402
 from jaxcourse.compat.v1.importer import import_graph_def  # noqa: E402

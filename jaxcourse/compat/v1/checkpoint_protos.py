@@ -7,7 +7,7 @@ checkpoint_state.proto) and `MetaGraphDef` with its `SaverDef`, `CollectionDef` 
 field by field, with TF's field numbers, on top of the `GraphDef`, `TensorShapeProto` and
 `VersionDef` that tensorboardX ships; the protobuf runtime then encodes and decodes them. A
 meta graph's map of collections is declared as the repeated key/value entries it is on the
-wire; the parts the importer does not use (meta info, signatures, assets) are left unknown.
+wire; the parts the importer does not use (meta info, signatures, assets) are kept as bytes.
 The `DataType` enum is declared as its wire type (a varint): tensorboardX's copy lacks the
 newer values (uint32, uint64).
 `BundleEntryProto.slices` (partitioned variables) is kept as raw bytes: only detected, not read.
@@ -127,11 +127,15 @@ def _meta_graph_messages(proto: descriptor_pb2.FileDescriptorProto) -> None:
         ]
     )
     meta = proto.message_type.add(name="MetaGraphDef")
-    meta.field.extend(
+    meta.field.extend(  # the parts the importer does not read stay raw bytes, in their place
         [
+            _field("meta_info_def", 1, _F.TYPE_BYTES),
             _field("graph_def", 2, _F.TYPE_MESSAGE, type_name=".tensorboardX.GraphDef"),
             _field("saver_def", 3, _F.TYPE_MESSAGE, type_name=f".{_PACKAGE}.SaverDef"),
             _field("collection_def", 4, _F.TYPE_MESSAGE, repeated, f".{_PACKAGE}.CollectionEntry"),
+            _field("signature_def", 5, _F.TYPE_BYTES, repeated),
+            _field("asset_file_def", 6, _F.TYPE_BYTES, repeated),
+            _field("object_graph_def", 7, _F.TYPE_BYTES),
         ]
     )
 

@@ -1,11 +1,12 @@
-"""`tf.cond`, `tf.case`, `tf.while_loop`: graph control flow compiled as `lax` control flow.
+"""`tf.cond`, `tf.case`, `tf.while_loop`, `tf.map_fn`, `tf.scan`: graph control flow
+compiled as `lax` control flow.
 
 As in TF, the branch and loop functions are called once, when the graph is built, and the
 ops they create form subgraphs. A `cond` op evaluates its two subgraphs inside `lax.cond`
 (variables assigned in a branch are updated only when it is taken); a `while` op evaluates
 its condition and body inside `lax.while_loop` (or a `lax.scan` of `maximum_iterations`
-steps, which can be differentiated). Random ops in a loop body draw fresh numbers on every
-iteration.
+steps, which can be differentiated); `map_fn` and `scan` are a `lax.scan` over the first
+axis. Random ops in a loop body draw fresh numbers on every iteration.
 """
 
 from __future__ import annotations
@@ -314,3 +315,139 @@ def while_loop(
 
 def _never_computed(ev):
     raise AssertionError("loop variables are set by their loop")
+
+
+def _sequence_subgraph(fn, what: str, slices: list[Tensor], carried: list[Tensor], treedefs):
+    """The subgraph `fn` builds on per-step placeholders: element slices (and a carry)."""
+    elem_tree, carry_tree = treedefs
+    elems = jax.tree_util.tree_unflatten(elem_tree, slices)
+    if carry_tree is None:
+        return _Subgraph(fn, what, (elems,))
+    carry = jax.tree_util.tree_unflatten(carry_tree, carried)
+    return _Subgraph(fn, what, (carry, elems))
+
+
+def _step_inputs(tensors: list[Tensor], name: str) -> list[Tensor]:
+    """One per-step placeholder per scanned tensor: a slice along its first axis."""
+    placeholders = []
+    for t in tensors:
+        shape = None if t.shape is None else t.shape[1:]
+        placeholders.append(
+            make_op(name, _never_computed, (), name, shape=shape, dtype=t.dtype, infer_shape=False)
+        )
+    return placeholders
+
+
+def _scanned(fn, elems, initializer, name: str, what: str, keep_all: bool):
+    """`lax.scan` over the first axis of `elems` (nested), carrying `initializer` (or not)."""
+    flat_elems, elem_tree = jax.tree_util.tree_flatten(elems, is_leaf=_is_tensor)
+    flat_elems = [convert_to_tensor(e) for e in flat_elems]
+    if initializer is None:
+        init_flat, init_tree = [], None
+    else:
+        init_flat, init_tree = jax.tree_util.tree_flatten(initializer, is_leaf=_is_tensor)
+        init_flat = [convert_to_tensor(v) for v in init_flat]
+    with name_scope(name):
+        slices = _step_inputs(flat_elems, "elem")
+        carried = [
+            make_op(
+                "carry",
+                _never_computed,
+                (),
+                "carry",
+                shape=t.shape,
+                dtype=t.dtype,
+                infer_shape=False,
+            )
+            for t in init_flat
+        ]
+        step = _sequence_subgraph(fn, what, slices, carried, (elem_tree, init_tree))
+        if init_tree is not None and len(step.outputs) != len(carried):
+            raise ValueError(f"{what} returned {len(step.outputs)} tensors for {len(carried)}")
+        inside = {op.id for op in step.ops} | {t.op.id for t in slices + carried}
+        tensors, controls = step.externals(inside)
+        externals = [t for t in tensors if t.op.id not in inside]
+        stop = (
+            {t.op.id for t in externals}
+            | {c.id for c in controls}
+            | {t.op.id for t in slices + carried}
+        )
+        order = step.order(stop)
+        if _written(order):
+            raise NotImplementedError(f"{what}: assigning variables inside it is not supported")
+        outputs = step.outputs
+        n_elems, n_carry = len(flat_elems), len(init_flat)
+
+        def compute(ev, *values):
+            ev.run_key()
+            xs, init = values[:n_elems], values[n_elems : n_elems + n_carry]
+
+            def body(state, x):
+                i, carry = state
+                sub = ev.nested(salt=i)
+                for t, v in zip(slices, x, strict=True):
+                    sub.values[t.ref] = v
+                for t, v in zip(carried, carry, strict=True):
+                    sub.values[t.ref] = v
+                sub.evaluate(order)
+                outs = tuple(sub.values[t.ref] for t in outputs)
+                if n_carry:
+                    outs = tuple(
+                        jnp.asarray(o, t.dtype) for o, t in zip(outs, carried, strict=True)
+                    )
+                    return (i + 1, outs), outs
+                return (i + 1, carry), outs
+
+            _, stacked = jax.lax.scan(body, (jnp.asarray(0), tuple(init)), tuple(xs))
+            return stacked if len(stacked) != 1 else stacked[0]
+
+        length = None if not flat_elems or flat_elems[0].shape is None else flat_elems[0].shape[0]
+        shapes = [None if t.shape is None else (length, *t.shape) for t in outputs]
+        result = make_op(
+            "scan" if keep_all else "map",
+            compute,
+            [*flat_elems, *init_flat, *externals],
+            "TensorArrayStack",
+            outputs=len(outputs),
+            shape=shapes if len(outputs) > 1 else shapes[0],
+            dtype=[t.dtype for t in outputs] if len(outputs) > 1 else outputs[0].dtype,
+            infer_shape=False,
+            captures=list(outputs),
+            control_inputs=controls,
+        )
+    values = result if isinstance(result, list) else [result]
+    tree = step.treedef if init_tree is None else init_tree
+    return jax.tree_util.tree_unflatten(tree, values)
+
+
+def map_fn(
+    fn,
+    elems,
+    dtype=None,
+    parallel_iterations=None,
+    back_prop=True,
+    swap_memory=False,
+    infer_shape=True,
+    name=None,
+):
+    """`fn` applied to every slice of `elems` along its first axis, stacked (a `lax.scan`)."""
+    return _scanned(fn, elems, None, name or "map", "tf.map_fn's fn", keep_all=False)
+
+
+def scan(
+    fn,
+    elems,
+    initializer=None,
+    parallel_iterations=10,
+    back_prop=True,
+    swap_memory=False,
+    infer_shape=True,
+    reverse=False,
+    name=None,
+):
+    """TF's `tf.scan`: `acc = fn(acc, elem)` over the first axis, every `acc` stacked."""
+    if initializer is None:
+        raise NotImplementedError("tf.scan without an initializer; pass initializer=")
+    if reverse:
+        raise NotImplementedError("tf.scan(reverse=True); reverse elems with tf.reverse")
+    return _scanned(fn, elems, initializer, name or "scan", "tf.scan's fn", keep_all=True)

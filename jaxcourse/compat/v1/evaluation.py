@@ -80,9 +80,12 @@ class Evaluation:
 
     def run_key(self):
         """The run's key (made on first use: control-flow ops call this before tracing their
-        branches, so the key belongs to the run's own trace)."""
+        branches, so the key belongs to the run's own trace). `base_key` may be an int seed:
+        the key is then made in the trace too, only by runs that draw random numbers."""
         if self._run_key is None:
-            self._run_key = jax.random.fold_in(self._base_key, self._counter)
+            base = self._base_key
+            base = jax.random.key(base) if isinstance(base, int) else base
+            self._run_key = jax.random.fold_in(base, self._counter)
         return self._run_key
 
     def key(self):

@@ -51,7 +51,11 @@ def trace_graph(graph: Graph, fetches=None):
         if t.dtype != np.dtype(object)
     ]
     consumed = {t.op.id for op in order for t in op.inputs + op.captures}
-    sinks = [op for op in order if op.outputs and op.id not in consumed]
+    sinks = [  # h18graph: strings (a Const fed only to a host op) are not JAX outputs
+        op
+        for op in order
+        if op.id not in consumed and any(t.dtype != np.dtype(object) for t in op.outputs)
+    ]
     seed = graph.seed or 0
 
     def graph_fn(var_values, fed_values, counter):
@@ -59,12 +63,15 @@ def trace_graph(graph: Graph, fetches=None):
         ev = Evaluation(
             dict(zip([v.op.name for v in variables], var_values, strict=True)),
             fed,
-            jax.random.key(seed),
+            seed,
             counter,
             stop=sources,
         )
         ev.evaluate(order)
-        return [[ev.values[t.ref] for t in op.outputs] for op in sinks], ev.writes
+        outs = [
+            [ev.values[t.ref] for t in op.outputs if t.dtype != np.dtype(object)] for op in sinks
+        ]
+        return outs, ev.writes
 
     var_avals = [v.template for v in variables]
     counter = jax.ShapeDtypeStruct((), np.uint32)

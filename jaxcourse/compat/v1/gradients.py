@@ -31,23 +31,39 @@ def grad_values(ev: Evaluation, ys: Sequence[Tensor], xs: Sequence[Tensor]) -> l
 
 
 def gradients(ys, xs, name: str = "gradients") -> list[Tensor | None]:
-    """TF1's `tf.gradients(ys, xs)`: one tensor per x (None where ys do not depend on x)."""
+    """TF1's `tf.gradients(ys, xs)`: one tensor per x (None where ys do not depend on x).
+
+    All of them come from one op (`gradients:0`, `gradients:1`, ...) that takes one backward
+    pass (h15lib: one op per x traced and ran the backward pass once per x).
+    """
     ys = [convert_to_tensor(y) for y in (ys if isinstance(ys, list | tuple) else [ys])]
     xs = [convert_to_tensor(x) for x in (xs if isinstance(xs, list | tuple) else [xs])]
-    out: list[Tensor | None] = []
-    for x in xs:
-        if not depends_on(ys, x):
-            out.append(None)
-            continue
-        out.append(
+    wanted = [x for x in xs if depends_on(ys, x)]
+    if not wanted:
+        return [None] * len(xs)
+    shapes, types = [x.shape for x in wanted], [x.dtype for x in wanted]
+    if len(wanted) == 1:
+        grads = [
             make_op(
                 "Gradient",
-                lambda ev, x=x: grad_values(ev, ys, [x])[0],
+                lambda ev: grad_values(ev, ys, wanted)[0],
                 (),
-                f"{name}/{x.op.name}_grad",
-                shape=x.shape,
-                dtype=x.dtype,
-                captures=[*ys, x],
+                name,
+                shape=shapes[0],
+                dtype=types[0],
+                captures=[*ys, *wanted],
             )
+        ]
+    else:
+        grads = make_op(
+            "Gradients",
+            lambda ev: tuple(grad_values(ev, ys, wanted)),
+            (),
+            name,
+            shape=shapes,
+            dtype=types,
+            outputs=len(wanted),
+            captures=[*ys, *wanted],
         )
-    return out
+    by_x = dict(zip((id(x) for x in wanted), grads, strict=True))
+    return [by_x.get(id(x)) for x in xs]

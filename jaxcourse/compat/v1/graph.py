@@ -21,8 +21,36 @@ from jaxcourse.compat.v1 import dtypes
 from jaxcourse.compat.v1.errors import InvalidArgumentError, NotFoundError
 
 
+class Dimension(int):
+    """A known size in a `TensorShape` (TF1's `Dimension`: `shape[1].value`); unknown
+    sizes are None."""
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+
 class TensorShape(tuple):
-    """A static shape; `None` marks an unknown dimension (TF1's `TensorShape`)."""
+    """A static shape; `None` marks an unknown dimension (TF1's `TensorShape`). Indexing
+    gives `Dimension`s (`x.get_shape()[1].value`)."""
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        if isinstance(index, slice):
+            return TensorShape(item)
+        return item if item is None else Dimension(item)
+
+    @property
+    def dims(self) -> list:
+        return [None if d is None else Dimension(d) for d in self]
+
+    def num_elements(self) -> int | None:
+        return int(np.prod(self)) if self.is_fully_defined() else None
+
+    def with_rank(self, rank: int) -> TensorShape:
+        if len(self) != rank:
+            raise ValueError(f"Shape {self} must have rank {rank}")
+        return self
 
     def as_list(self) -> list[int | None]:
         return list(self)
@@ -33,6 +61,9 @@ class TensorShape(tuple):
 
     def is_fully_defined(self) -> bool:
         return all(d is not None for d in self)
+
+    def __str__(self) -> str:
+        return _shape_repr(self)  # TF1: (?, 784)
 
     def __repr__(self) -> str:
         return f"TensorShape({list(self)})"
@@ -202,11 +233,10 @@ class Tensor:
         )
 
     def __iter__(self):
-        if self._shape is not None and self._shape and self._shape[0] is not None:
-            from jaxcourse.compat.v1 import ops
-
-            return iter(ops.unstack(self))
-        raise TypeError(f"tensor {self.describe()} is not iterable; run it in a Session first")
+        raise TypeError(
+            f"tensor {self.describe()} is not iterable in graph mode (as in TF1); use "
+            "tf.unstack, or run it in a Session first"
+        )
 
     def __len__(self):
         raise TypeError(

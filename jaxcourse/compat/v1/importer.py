@@ -82,6 +82,7 @@ class _Importer:
             self.nodes[proto.name] = Node(copy)
         self.outputs: dict[str, list[Tensor]] = {}
         self.ops: dict[str, Operation] = {}
+        self.branches = control_flow.Branches()
 
     def full_name(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -143,28 +144,51 @@ class _Importer:
     def control(self, node: Node) -> list[Operation]:
         return [self.ops[self.source(name, node)] for name in node.control_inputs]
 
-    def check_free(self, name: str) -> None:
-        full = self.full_name(name)
-        try:
-            self.graph.get_operation_by_name(full)
-        except NotFoundError:
-            return
-        raise ValueError(
-            f"cannot import node '{name}': the graph already has an operation named '{full}' "
-            "(pass name='...' to import_graph_def to put the imported nodes under a prefix)"
-        )
+    def check_names_free(self) -> None:
+        """Every imported node's name must be new to the graph (checked before building)."""
+        for name in self.nodes:
+            full = self.full_name(name)
+            try:
+                self.graph.get_operation_by_name(full)
+            except NotFoundError:
+                continue
+            raise ValueError(
+                f"cannot import node '{name}': the graph already has an operation named "
+                f"'{full}' (pass name='...' to import_graph_def to put the imported nodes under "
+                "a prefix)"
+            )
 
     def build_node(self, node: Node) -> None:
-        self.check_free(node.name)
         inputs = [self.tensor(i, node) for i in node.inputs]
         control = self.control(node)
         full = self.full_name(node.name)
+        if node.op in ("Switch", "Merge"):  # a frozen tf.cond (loops are frames)
+            self.record(node.name, self.conditional(node, inputs, control, full))
+            return
         if node.op in converters.BUILDERS:
             with self.graph.control_dependencies(control):  # h18ckpt: TF's train_op has some
                 result = converters.BUILDERS[node.op](node, inputs, full)
         else:
             result = self.converted(node, inputs, control, full)
         self.record(node.name, result)
+        self.branches.record(node.name, len(self.outputs[node.name]), self.branches.of_node(node))
+
+    def conditional(self, node: Node, inputs, control, full: str):
+        data = inputs[0]
+        if node.op == "Switch":
+            self.branches.switch(node, inputs[1])
+            compute = lambda ev, x, predicate: (x, x)  # noqa: E731
+            shape, dtype = [data.shape] * 2, [data.dtype] * 2
+        else:
+            predicate, false_index, true_index = self.branches.merge(node)
+            inputs = [*inputs, predicate]
+            select = control_flow.merge_compute(false_index, true_index)
+            compute = lambda ev, a, b, predicate: select(a, b, predicate)  # noqa: E731
+            shape, dtype = [data.shape, ()], [data.dtype, np.dtype("int32")]
+        return make_op(
+            node.op, compute, inputs, full, outputs=2, shape=shape, dtype=dtype,
+            infer_shape=False, control_inputs=control,
+        )  # fmt: skip
 
     def converted(self, node: Node, inputs, control, full: str):
         fn = converters.converter_for(node.op, node.name)(node)
@@ -195,17 +219,13 @@ class _Importer:
         return make_op(node.op, compute, inputs, full, **options)
 
     def inferred(self, node: Node, compute, inputs, full: str, count: int) -> dict:
-        """Shape, dtype and static value of the node's outputs, from tracing its converter;
-        unknown shapes when a shape argument is known only once a run is traced (`tf.shape`
-        of a fed batch)."""
-        try:
-            shape, dtype, static_value = infer(compute, inputs, node.op, full)
-        except InvalidArgumentError as err:
-            cause = (converters.NotStaticError, jax.errors.ConcretizationTypeError)
-            if not isinstance(err.__context__, cause):
-                raise
-            shape = None if count == 1 else [None] * count
-            dtype, static_value = None, None
+        """Shape, dtype and static value of the node's outputs, from tracing its converter."""
+        if any(t.shape is None and t.static_value is None for t in inputs):
+            shape, dtype, static_value = None, None, None  # unknown rank in: unknown out
+        else:
+            shape, dtype, static_value = self.traced(node, compute, inputs, full)
+        if shape is None and count != 1:
+            shape = [None] * count
         if dtype is None:
             dtype = _output_dtype(node, inputs)
             dtype = dtype if count == 1 else [dtype] * count
@@ -213,6 +233,18 @@ class _Importer:
         if count == 1 and static_value is not None:
             options["static_value"] = static_value
         return options
+
+    @staticmethod
+    def traced(node: Node, compute, inputs, full: str):
+        """(shape, dtype, static value) from tracing; unknown when a shape argument is known
+        only once a run is traced (`tf.shape` of a fed batch)."""
+        try:
+            return infer(compute, inputs, node.op, full)
+        except InvalidArgumentError as err:
+            cause = (converters.NotStaticError, jax.errors.ConcretizationTypeError)
+            if not isinstance(err.__context__, cause):
+                raise
+        return None, None, None
 
     def build_frame(self, frame_name: str, members: dict[str, Node]) -> None:
         loop = control_flow.WhileFrame(
@@ -234,7 +266,6 @@ class _Importer:
         )
         outs = outs if isinstance(outs, list) else [outs]
         for exit_node, out in zip(loop.exits, outs, strict=True):
-            self.check_free(exit_node.name)
             exit_tensor = make_op(
                 "Exit",
                 lambda ev, x: x,
@@ -257,6 +288,7 @@ class _Importer:
 
     def run(self) -> None:
         self.check_op_types()
+        self.check_names_free()
         frames = control_flow.find_frames(self.nodes)
         for kind, key in self.units(frames):
             if kind == "frame":
@@ -280,6 +312,18 @@ class _Importer:
         return self.ops[name]
 
 
+def _free_prefix(graph: Graph, name: str) -> str:
+    """`name`, or `name_1`, `name_2`, ... if ops of the graph already use it (TF's rule)."""
+    if not name:
+        return ""
+    taken = {op.name.split("/")[0] for op in graph.get_operations()}
+    candidate, count = name, 0
+    while candidate in taken:
+        count += 1
+        candidate = f"{name}_{count}"
+    return candidate
+
+
 def import_graph_def(
     graph_def,
     input_map=None,
@@ -289,15 +333,14 @@ def import_graph_def(
     producer_op_list=None,
 ):
     """Import `graph_def`'s nodes into the default graph, under `name/` ('import/' by default,
-    no prefix for name='').
+    `name_1/` if that is taken, no prefix for name='').
 
     `input_map` replaces the GraphDef's tensors (by name, 'x:0' or 'x') with tensors of the
     graph; `return_elements` lists names to return ('x:0' a tensor, 'x' an operation).
     """
     graph = get_default_graph()
-    importer = _Importer(
-        graph, _as_graph_def(graph_def), "import" if name is None else name, input_map
-    )
+    prefix = _free_prefix(graph, "import" if name is None else name)
+    importer = _Importer(graph, _as_graph_def(graph_def), prefix, input_map)
     importer.run()
     if return_elements is None:
         return None

@@ -19,7 +19,7 @@ from jaxcourse.compat.v1.errors import DataLossError, NotFoundError
 from jaxcourse.compat.v1.graph import get_default_graph
 from jaxcourse.compat.v1.graph_def import GraphDef
 from jaxcourse.compat.v1.importer import import_graph_def
-from jaxcourse.compat.v1.saver import Saver
+from jaxcourse.compat.v1.saver import Saver, remember_meta_graph
 from jaxcourse.compat.v1.variables import GLOBAL_VARIABLES, TRAINABLE_VARIABLES
 
 # collections of VariableDefs (TF's ops.GraphKeys that hold variables)
@@ -33,8 +33,8 @@ VARIABLE_COLLECTIONS = {
 }
 
 
-def read_meta_graph(path) -> MetaGraphDef:
-    """The `MetaGraphDef` in `path` (binary, as `Saver.save` writes it)."""
+def read_meta_graph(path) -> tuple[MetaGraphDef, bytes]:
+    """The `MetaGraphDef` in `path` (binary, as `Saver.save` writes it) and the file's bytes."""
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"meta graph file {path} does not exist")
@@ -48,7 +48,7 @@ def read_meta_graph(path) -> MetaGraphDef:
         ) from None
     if not meta.graph_def.node:
         raise DataLossError(f"{path}: the meta graph has no graph (empty graph_def)")
-    return meta
+    return meta, data
 
 
 def _scoped(scope: str | None, name: str) -> str:
@@ -97,13 +97,15 @@ def _without_saver(meta) -> GraphDef:
 def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None, **_):
     """Import a `.meta` file (or `MetaGraphDef`) into the default graph; return a `Saver` for
     its variables (None if it has none), to `restore` the checkpoint beside it."""
-    meta = (
-        meta_graph_or_file
-        if isinstance(meta_graph_or_file, MetaGraphDef)
-        else read_meta_graph(meta_graph_or_file)
-    )
+    if isinstance(meta_graph_or_file, MetaGraphDef):
+        meta, data = meta_graph_or_file, meta_graph_or_file.SerializeToString()
+    else:
+        meta, data = read_meta_graph(meta_graph_or_file)
     graph = get_default_graph()
+    whole = not import_scope and not graph.get_operations()
     import_graph_def(_without_saver(meta), name=import_scope or "")
+    if whole:  # the graph is the meta graph: its checkpoints get it as `prefix.meta`
+        remember_meta_graph(graph, data)
     _restore_collections(graph, meta, import_scope)
     variables = graph.get_collection(GLOBAL_VARIABLES, import_scope)
     if not variables:

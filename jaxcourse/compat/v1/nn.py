@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcourse.compat.v1 import ops
-from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op
+from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op, name_scope
 from jaxcourse.compat.v1.namespace import module_getattr
 
 
@@ -202,7 +203,7 @@ def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
     return _pool(
         "MaxPool",
         jax.lax.max,
-        lambda d: jnp.array(-jnp.inf, d),
+        lambda d: np.array(-np.inf, d),  # a NumPy constant: JAX sees the monoid, can differentiate
         value,
         ksize,
         strides,
@@ -213,8 +214,167 @@ def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
 
 def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> Tensor:
     return _pool(
-        "AvgPool", jax.lax.add, lambda d: jnp.zeros((), d), value, ksize, strides, padding, name
+        "AvgPool", jax.lax.add, lambda d: np.zeros((), d), value, ksize, strides, padding, name
     )
+
+
+# h15lib: embeddings and RNNs (tf.nn.rnn_cell, dynamic_rnn, static_rnn, bidirectional_...)
+def embedding_lookup(
+    params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None
+) -> Tensor:
+    """The rows `ids` of `params` (a tensor, or a list holding one: sharded tables are not
+    supported)."""
+    if isinstance(params, list | tuple):
+        if len(params) != 1:
+            raise NotImplementedError(
+                f"tf.nn.embedding_lookup of {len(params)} sharded tables; concatenate them "
+                "into one tensor (tf.concat(params, 0)) and look that up"
+            )
+        params = params[0]
+    if max_norm is not None:
+        raise NotImplementedError("tf.nn.embedding_lookup(max_norm=...); clip the rows after it")
+    return ops.gather(params, ids, name=name or "embedding_lookup")
+
+
+from jaxcourse.compat.v1 import rnn_cell  # noqa: E402, F401
+from jaxcourse.compat.v1.rnn import (  # noqa: E402, F401
+    bidirectional_dynamic_rnn,
+    dynamic_rnn,
+    static_rnn,
+)
+
+# h15core: more of tf.nn that tutorials use ----------------------------------------------------
+
+
+def leaky_relu(features, alpha=0.2, name=None) -> Tensor:
+    return ops._unary("LeakyRelu", lambda x: jax.nn.leaky_relu(x, alpha), features, name)
+
+
+def selu(features, name=None) -> Tensor:
+    return ops._unary("Selu", jax.nn.selu, features, name)
+
+
+def softsign(features, name=None) -> Tensor:
+    return ops._unary("Softsign", jax.nn.soft_sign, features, name)
+
+
+def xw_plus_b(x, weights, biases, name=None) -> Tensor:
+    """matmul(x, weights) + biases."""
+    return bias_add(ops.matmul(x, weights), biases, name=name or "xw_plus_b")
+
+
+def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None) -> list[Tensor]:
+    """(mean, variance) of `x` over `axes` (TF's two tensors, `moments/mean`, `.../variance`)."""
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    ax = tuple(int(a) for a in axes)
+    with name_scope(name or "moments"):
+        mean = ops.reduce_mean(x, ax, keepdims=True, name="mean")
+        variance = ops.reduce_mean(
+            ops.squared_difference(x, ops.stop_gradient(mean)), ax, keepdims=True, name="variance"
+        )
+        if not keep:
+            mean, variance = ops.squeeze(mean, ax), ops.squeeze(variance, ax)
+    return [mean, variance]
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None) -> Tensor:
+    """(x - mean) * scale / sqrt(variance + epsilon) + offset (offset, scale may be None)."""
+    x = convert_to_tensor(x)
+    tensors = [x, mean, variance] + [t for t in (offset, scale) if t is not None]
+    has_offset, has_scale = offset is not None, scale is not None
+
+    def compute(ev, a, m, v, *rest):
+        rest = list(rest)
+        b = rest.pop(0) if has_offset else 0.0
+        g = rest.pop(0) if has_scale else 1.0
+        inv = jax.lax.rsqrt(v + variance_epsilon) * g
+        return (a * inv + (b - m * inv)).astype(a.dtype)
+
+    return make_op("batchnorm", compute, tensors, name, shape=x.shape, dtype=x.dtype)
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None) -> Tensor:
+    """x / sqrt(max(sum(x²), epsilon)) along `axis`."""
+    ax = dim if axis is None else axis
+    ax = tuple(ax) if isinstance(ax, list | tuple) else ax
+
+    def compute(a):
+        square_sum = jnp.sum(jnp.square(a), axis=ax, keepdims=True)
+        return a * jax.lax.rsqrt(jnp.maximum(square_sum, epsilon))
+
+    return ops._unary("l2_normalize", compute, x, name)
+
+
+def local_response_normalization(
+    input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None
+) -> Tensor:  # noqa: A002
+    """TF's LRN over the channel axis of NHWC input: x / (bias + alpha·Σ x²)^beta over the
+    2·depth_radius + 1 neighbouring channels."""
+    r = int(depth_radius)
+
+    def compute(a):
+        squared = jnp.square(a)
+        padded = jnp.pad(squared, [(0, 0)] * (a.ndim - 1) + [(r, r)])
+        window = sum(padded[..., i : i + a.shape[-1]] for i in range(2 * r + 1))
+        return a / jnp.power(bias + alpha * window, beta)
+
+    return ops._unary("LRN", compute, input, name)
+
+
+lrn = local_response_normalization
+
+
+def conv2d_transpose(
+    value,
+    filter=None,
+    output_shape=None,
+    strides=None,
+    padding="SAME",
+    data_format="NHWC",
+    name=None,
+    filters=None,
+    dilations=None,
+) -> Tensor:  # noqa: A002
+    """The gradient of conv2d with respect to its input (DCGAN's "deconvolution"): NHWC
+    `value`, an HWOI `filter` [h, w, out_channels, in_channels], TF's `output_shape`."""
+    kernel = filter if filter is not None else filters
+    if data_format != "NHWC":
+        raise ValueError(f"conv2d_transpose: only NHWC is supported, got {data_format!r}")
+    stride = _window(strides, "conv2d_transpose strides")
+    x, w = ops._pair(value, kernel, "Conv2DBackpropInput")
+    shape_t, static = ops.shape_argument(output_shape, "conv2d_transpose output_shape")
+
+    def compute(ev, a, k, *s):
+        out = ops.concrete_shape(s[0], "conv2d_transpose") if s else static
+        lhs = jax.ShapeDtypeStruct(out, a.dtype)
+
+        def forward(y):
+            return jax.lax.conv_general_dilated(
+                y, k, stride, padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+
+        _, pullback = jax.vjp(forward, jnp.zeros(lhs.shape, lhs.dtype))
+        return pullback(a)[0]
+
+    inputs = [x, w] + ([shape_t] if shape_t is not None else [])
+    return make_op(
+        "conv2d_transpose", compute, inputs, name, shape=static, dtype=x.dtype, infer_shape=False
+    )
+
+
+def weighted_cross_entropy_with_logits(
+    labels=None, logits=None, pos_weight=None, name=None, targets=None
+) -> Tensor:
+    """Sigmoid cross-entropy with the positive term weighted by `pos_weight`, TF's stable
+    form: (1 - z)·x + (1 + (q - 1)·z)·(log1p(exp(-|x|)) + max(-x, 0))."""
+    labels = labels if labels is not None else targets
+    q = float(pos_weight)
+
+    def compute(z, x):
+        weight = 1 + (q - 1) * z
+        return (1 - z) * x + weight * (jnp.log1p(jnp.exp(-jnp.abs(x))) + jnp.maximum(-x, 0))
+
+    return ops._binary("weighted_cross_entropy", compute, labels, logits, name)
 
 
 __getattr__ = module_getattr("tf.nn", globals())

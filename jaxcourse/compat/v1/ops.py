@@ -176,11 +176,13 @@ def _filled(value, shape, dtype, name: str) -> Tensor:
 
 
 def zeros_like(tensor, dtype=None, name: str | None = None, optimize=True) -> Tensor:
-    return _unary("ZerosLike", lambda x: jnp.zeros_like(x, dtype=dtype), tensor, name)
+    return _unary(
+        "ZerosLike", lambda x: jnp.zeros_like(x, dtype=dtype), tensor, name or "zeros_like"
+    )
 
 
 def ones_like(tensor, dtype=None, name: str | None = None, optimize=True) -> Tensor:
-    return _unary("OnesLike", lambda x: jnp.ones_like(x, dtype=dtype), tensor, name)
+    return _unary("OnesLike", lambda x: jnp.ones_like(x, dtype=dtype), tensor, name or "ones_like")
 
 
 def _random(op_type: str, sample, shape, dtype, seed, name, params=()) -> Tensor:
@@ -226,7 +228,7 @@ def random_normal(
         shape,
         dtype,
         seed,
-        name,
+        name or "random_normal",
         (mean, stddev),
     )
 
@@ -241,7 +243,7 @@ def truncated_normal(
         shape,
         dtype,
         seed,
-        name,
+        name or "truncated_normal",
         (mean, stddev),
     )
 
@@ -262,7 +264,9 @@ def random_uniform(
             return jax.random.uniform(key, s, d, lo, hi)
         return jax.random.randint(key, s, lo, hi, d)
 
-    return _random("RandomUniform", sample, shape, dtype, seed, name, (minval, maxval))
+    return _random(
+        "RandomUniform", sample, shape, dtype, seed, name or "random_uniform", (minval, maxval)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,7 +503,9 @@ def identity(x, name=None):
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     t = convert_to_tensor(t)
     lo, hi = (constant(v, dtype=t.dtype) for v in (clip_value_min, clip_value_max))
-    return make_op("ClipByValue", lambda ev, a, b, c: jnp.clip(a, b, c), [t, lo, hi], name)
+    return make_op(
+        "ClipByValue", lambda ev, a, b, c: jnp.clip(a, b, c), [t, lo, hi], name or "clip_by_value"
+    )
 
 
 def add_n(inputs: Sequence, name=None):
@@ -562,10 +568,12 @@ def _divide_exactly(a, b):
 def _mean(a, axis=None, keepdims=False):
     """TF's Mean: the sum divided by the count (integers: truncated, keeping the dtype)."""
     total = jnp.sum(a, axis=axis, keepdims=keepdims)
-    count = np.asarray(a.size // max(total.size, 1) if a.size else 0)
+    count = a.size // total.size if total.size else 0
+    if not isinstance(count, int):  # a symbolic size, while a graph is shown
+        return jnp.mean(a, axis=axis, keepdims=keepdims)
     if jnp.issubdtype(a.dtype, jnp.integer):
         return jax.lax.div(total, jnp.asarray(count, total.dtype))
-    return _divide_exactly(total, count.astype(total.dtype))
+    return _divide_exactly(total, np.asarray(count, total.dtype))
 
 
 reduce_mean = _reduction("Mean", _mean)
@@ -629,7 +637,7 @@ def _resolve_minus_one(dims: tuple, input_shape) -> tuple:
 
 def transpose(a, perm=None, name=None):
     perm = None if perm is None else tuple(int(p) for p in perm)
-    return _unary("Transpose", lambda x: jnp.transpose(x, perm), a, name)
+    return _unary("Transpose", lambda x: jnp.transpose(x, perm), a, name or "transpose")
 
 
 def expand_dims(input, axis, name=None):  # noqa: A002
@@ -643,12 +651,14 @@ def squeeze(input, axis=None, name=None):  # noqa: A002
 
 def concat(values: Sequence, axis: int, name=None):
     tensors = [convert_to_tensor(v) for v in values]
-    return make_op("ConcatV2", lambda ev, *xs: jnp.concatenate(xs, int(axis)), tensors, name)
+    return make_op(
+        "ConcatV2", lambda ev, *xs: jnp.concatenate(xs, int(axis)), tensors, name or "concat"
+    )
 
 
 def stack(values: Sequence, axis: int = 0, name=None):
     tensors = [convert_to_tensor(v) for v in values]
-    return make_op("Pack", lambda ev, *xs: jnp.stack(xs, int(axis)), tensors, name)
+    return make_op("Pack", lambda ev, *xs: jnp.stack(xs, int(axis)), tensors, name or "stack")
 
 
 def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, dtype=dtypes.float32, name=None):
@@ -658,7 +668,7 @@ def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, dtype=dtypes.float
         hot = jax.nn.one_hot(i, int(depth), dtype=dtype)
         return hot * (on_value - off_value) + off_value
 
-    return make_op("OneHot", compute, [indices], name)
+    return make_op("OneHot", compute, [indices], name or "one_hot")
 
 
 def shape(input, name=None, out_type=dtypes.int32):  # noqa: A002
@@ -716,7 +726,7 @@ def strided_slice(tensor: Tensor, index, name=None) -> Tensor:
             a = jnp.asarray(a)  # a NumPy (static) value indexed by a traced one
         return a[built if isinstance(index, tuple) else built[0]]
 
-    return make_op("StridedSlice", compute, [tensor, *tensors], name)
+    return make_op("StridedSlice", compute, [tensor, *tensors], name or "strided_slice")
 
 
 class _Slot:

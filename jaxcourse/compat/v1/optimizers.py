@@ -256,6 +256,12 @@ class RMSPropOptimizer(Optimizer):
             centered=bool(centered),
         )
 
+    def _transformation(self, lr=None) -> optax.GradientTransformation:
+        transform = super()._transformation(lr)
+        if self._options["momentum"] == 0:  # TF keeps its momentum slot (the last step) anyway
+            transform = optax.chain(transform, optax.trace(decay=0.0))
+        return transform
+
 
 class AdadeltaOptimizer(Optimizer):
     """TF1's Adadelta (η = 0.001, ρ = 0.95, ε = 1e-8 by default)."""

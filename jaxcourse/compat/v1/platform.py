@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 
+import jax
 from absl import app as absl_app
 from absl import flags as absl_flags
 
@@ -59,6 +60,7 @@ def run(main=None, argv=None):
     """Parse the flags and call `main(argv)` (default: `__main__.main`), then exit with its
     return value, as TF1's `tf.app.run`."""
     main = main or sys.modules["__main__"].main
+    jax.devices()  # JAX's start-up messages come before absl's log handler is installed
     absl_app.run(main, argv=argv, flags_parser=_parse_tolerating_unknown)
 
 

@@ -6,13 +6,14 @@ names (`conv1/W/Adam`, `beta1_power`, `W/Momentum`). TF reads what this Saver wr
 Saver restores what TF's wrote. The `checkpoint` state file lists this Saver's last
 `max_to_keep` checkpoints, newest last, for `tf.train.latest_checkpoint`; older ones are deleted.
 Files are replaced atomically, so an interrupted save leaves the previous checkpoint intact.
-Meta graphs (`prefix.meta`) are not written (`write_meta_graph` is ignored); they are read by
-`tf.train.import_meta_graph`.
+`prefix.meta` is written for a graph that `tf.train.import_meta_graph` built (the imported
+`MetaGraphDef`, so the next run can import it again); graphs built in Python get none.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 
 import jax
@@ -22,6 +23,14 @@ from jaxcourse.compat.v1 import checkpoint_management, tensor_bundle
 from jaxcourse.compat.v1.errors import InvalidArgumentError, NotFoundError
 from jaxcourse.compat.v1.graph import get_default_graph
 from jaxcourse.compat.v1.variables import GLOBAL_VARIABLES, Variable
+from jaxcourse.engine.rundir import write_atomic
+
+_META_GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def remember_meta_graph(graph, serialized: bytes) -> None:
+    """Write this `MetaGraphDef` (the graph's whole content) beside `graph`'s checkpoints."""
+    _META_GRAPHS[graph] = serialized
 
 
 def _keys(name: str, variable: Variable) -> list[tuple[str, jax.ShapeDtypeStruct]]:
@@ -35,9 +44,9 @@ def _keys(name: str, variable: Variable) -> list[tuple[str, jax.ShapeDtypeStruct
     ]
 
 
-def _narrowed(value: np.ndarray, variable: Variable, key: str, save_path) -> np.ndarray:
-    """`value` in the dtype the session computes in (int64 → int32 without x64, if it fits)."""
-    leaf = jax.tree_util.tree_leaves(variable.template)[0]
+def _narrowed(value: np.ndarray, leaf, variable: Variable, key: str, save_path) -> np.ndarray:
+    """`value` in the dtype the session computes `leaf` in (int64 → int32 without x64, if it
+    fits)."""
     if value.dtype == leaf.dtype or value.dtype.kind != "i":
         return value
     info = np.iinfo(leaf.dtype)
@@ -83,7 +92,15 @@ class Saver:
         self._last = [(str(p), time.time()) for p in checkpoint_paths]
 
     def save(
-        self, sess, save_path, global_step=None, latest_filename=None, write_state=True, **_
+        self,
+        sess,
+        save_path,
+        global_step=None,
+        latest_filename=None,
+        meta_graph_suffix="meta",
+        write_meta_graph=True,
+        write_state=True,
+        **_,
     ) -> str:
         """Write the variables as checkpoint `save_path[-step]`; return that prefix."""
         if global_step is not None:
@@ -98,6 +115,9 @@ class Saver:
             ):
                 tensors[key] = np.asarray(leaf).astype(stored.dtype)
         tensor_bundle.write_bundle(prefix, tensors)
+        meta = _META_GRAPHS.get(sess.graph) if write_meta_graph else None
+        if meta is not None:
+            write_atomic(Path(f"{prefix}.{meta_graph_suffix}"), meta)
         self._last = [(p, t) for p, t in self._last if p != prefix] + [(prefix, time.time())]
         if self.max_to_keep:
             for old, _ in self._last[: -self.max_to_keep]:
@@ -121,7 +141,8 @@ class Saver:
         values = {}
         for name, variable in self._variables(sess).items():
             leaves = []
-            for key, want in _keys(name, variable):
+            computed = jax.tree_util.tree_leaves(variable.template)
+            for (key, want), leaf in zip(_keys(name, variable), computed, strict=True):
                 if key not in reader:
                     raise NotFoundError(
                         f"key '{key}' ({variable.describe()}) not found in checkpoint '{save_path}'"
@@ -133,7 +154,7 @@ class Saver:
                         f"{dtype}, but {variable.describe()} expects shape "
                         f"{list(want.shape)} and dtype {np.dtype(want.dtype).name}"
                     )
-                leaves.append(_narrowed(reader.get(key), variable, key, save_path))
+                leaves.append(_narrowed(reader.get(key), leaf, variable, key, save_path))
             structure = jax.tree_util.tree_structure(variable.template)
             values[variable] = jax.tree_util.tree_unflatten(structure, leaves)
         for variable, value in values.items():

@@ -131,14 +131,68 @@ class _HostStage:
                 env[t] = host_value(t, value)
 
 
+# h15input: XLA options for a plan that is typically run once (an initializer: it fetches and
+# reads nothing, only assigns). On CPU, XLA's optimising passes take seconds on random
+# initializers (truncated_normal) that then run once: a quick compile wins.
+ONE_OFF_CPU_OPTIONS = {
+    "xla_backend_optimization_level": 0,
+    "xla_llvm_disable_expensive_passes": True,
+}
+
+
+def _one_off_options(plan: _Plan) -> dict | None:
+    if plan.tensor_slots or plan.read_names or jax.default_backend() != "cpu":
+        return None
+    return ONE_OFF_CPU_OPTIONS
+
+
+def _needed(leaves: list, fed: list[Tensor]):
+    """The fetches' ops, the ops a run does not evaluate, and the ops it evaluates."""
+    targets = [leaf.op if isinstance(leaf, Tensor) else leaf for leaf in leaves]
+    # h15input: a host op with a fed output is done (its string outputs are not fed)
+    fed_ids = fed_op_ids(fed) | {t.op.id for t in fed if t.op.host}
+    return targets, fed_ids, execution_order(targets, fed_ids)
+
+
+class _Subset:
+    """h15input: a fetch set answered by the compiled plan of a larger one with the same
+    feeds, variable reads and writes and few extra ops (a train step without the summaries
+    it is also run with), so that it compiles nothing."""
+
+    EXTRA_OPS = 8  # or a quarter of the fetch set's own ops, whichever is more
+
+    def __init__(self, plan: _Plan, leaves: list):
+        self.plan = plan
+        self.read_vars = plan.read_vars
+        self.tensor_slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)]
+        self.host_fns = [leaves[i].op.host_fn for i in self.tensor_slots]
+        self.picks = [plan.fetched_index[id(leaves[i])] for i in self.tensor_slots]
+
+    @classmethod
+    def find(cls, plans: dict, leaves: list, fed: list[Tensor], feed_key: tuple):
+        _, _, needed = _needed(leaves, fed)
+        ids = {op.id for op in needed}
+        reads = {op.name for op in needed if op.type == "VariableV2"}
+        writes = {v.op.name for op in needed for v in op.writes}
+        for (_, plan_feeds), plan in plans.items():
+            if (
+                plan_feeds == feed_key
+                and plan.plan is plan
+                and all(id(leaf) in plan.leaf_ids for leaf in leaves)
+                and set(plan.read_names) == reads
+                and set(plan.written) == writes
+                and len(plan.needed_ids - ids) <= max(cls.EXTRA_OPS, len(ids) // 4)
+            ):
+                return cls(plan, leaves)
+        return None
+
+
 class _Plan:
     """One compiled signature: what to feed, which variables it reads and writes."""
 
     def __init__(self, session: Session, leaves: list, fed: list[Tensor], feed_values: list):
         graph = session.graph
-        targets = [leaf.op if isinstance(leaf, Tensor) else leaf for leaf in leaves]
-        fed_ids = fed_op_ids(fed)
-        needed = execution_order(targets, fed_ids)
+        targets, fed_ids, needed = _needed(leaves, fed)
         order = execution_order(targets, fed_ids, captures=False)
         _check_fed_placeholders(needed)
         read = [op.outputs[0] for op in needed if op.type == "VariableV2"]
@@ -151,6 +205,11 @@ class _Plan:
         self.tensor_slots = [i for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)]
         self.host_fns = [leaves[i].op.host_fn for i in self.tensor_slots]
         fetched = [leaves[i] for i in self.tensor_slots]
+        # h15input: what a smaller fetch set needs to be answered by this plan (`_Subset`)
+        self.plan, self.picks = self, None
+        self.leaf_ids = {id(leaf) for leaf in leaves}
+        self.fetched_index = {id(t): j for j, t in enumerate(fetched)}
+        self.needed_ids = {op.id for op in needed}
         fed_refs = [t.ref for t in fed]
         seed = graph.seed or 0
 
@@ -158,7 +217,7 @@ class _Plan:
             ev = Evaluation(
                 {**kept, **donated},
                 dict(zip(fed_refs, feeds, strict=True)),
-                jax.random.key(seed),  # made in the trace: a key constant would be hoisted
+                seed,  # the key is made in the trace: a key constant would be hoisted
                 counter,
                 stop=fed_ids,
             )
@@ -170,7 +229,8 @@ class _Plan:
         args = session.plan_args(self, feed_values)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*donated buffers were not usable.*")
-            self.compiled = jax.jit(run_fn, donate_argnums=0).lower(*args).compile()
+            lowered = jax.jit(run_fn, donate_argnums=0).lower(*args)
+            self.compiled = lowered.compile(compiler_options=_one_off_options(self))
 
 
 class Session:
@@ -266,19 +326,23 @@ class Session:
             tuple(id(leaf) for leaf in leaves),
             tuple((t.ref, v.shape, v.dtype) for t, v in zip(fed, values, strict=True)),
         )
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = _Plan(self, leaves, fed, values)
-            self._plans[key] = plan
-            self.compile_count += 1
-        else:
-            self.check_initialized(plan.read_vars)
+        entry = self._plans.get(key)
+        if entry is None:
+            entry = _Subset.find(self._plans, leaves, fed, key[1])
+            if entry is None:
+                entry = _Plan(self, leaves, fed, values)
+                self.compile_count += 1
+            self._plans[key] = entry
+        self.check_initialized(entry.read_vars)
+        plan = entry.plan
         outs, writes = plan.compiled(*self.plan_args(plan, values))
         self._runs += 1
         self._values.update(writes)  # fresh buffers: jit copies outputs that equal inputs
+        if entry.picks is not None:
+            outs = [outs[j] for j in entry.picks]
         fetched = jax.device_get(outs)
         results = [None] * len(leaves)
-        for slot, value, host_fn in zip(plan.tensor_slots, fetched, plan.host_fns, strict=True):
+        for slot, value, host_fn in zip(entry.tensor_slots, fetched, entry.host_fns, strict=True):
             results[slot] = _fetched(value, host_fn)
         return results
 

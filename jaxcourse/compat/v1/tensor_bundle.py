@@ -14,6 +14,7 @@ A checkpoint `prefix` is two files:
 
 from __future__ import annotations
 
+import mmap
 import struct
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from jaxcourse.engine.rundir import write_atomic
 
 FORMAT_VERSION = 1  # TF's kTensorBundleVersion
 HEADER_KEY = b""
+
 
 def index_path(prefix) -> Path:
     return Path(f"{prefix}.index")
@@ -130,7 +132,7 @@ class BundleReader:
         self._entries = {
             key.decode(): self._parse(BundleEntryProto, key, value) for key, value in items.items()
         }
-        self._shards: dict[int, bytes] = {}
+        self._shards: dict[int, bytes | mmap.mmap] = {}
 
     def _parse(self, message, key: bytes, value: bytes):
         try:
@@ -168,7 +170,11 @@ class BundleReader:
             path = data_path(self.prefix, shard, self.num_shards)
             if not path.is_file():
                 raise DataLossError(f"checkpoint '{self.prefix}': data file {path} is missing")
-            self._shards[shard] = path.read_bytes()
+            with path.open("rb") as f:  # mapped, not read: a tensor reads only its own bytes
+                size = path.stat().st_size
+                self._shards[shard] = (
+                    mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+                )
         return self._shards[shard]
 
     def get(self, name: str) -> np.ndarray:

@@ -3,8 +3,9 @@
 The function evaluates the ops the fetches need, as a `Session` would, but takes the
 variables' values as an argument (a dict keyed by TF name) instead of keeping them, so
 `jax.grad`, `jax.vmap`, `jax.jit` and `jax.export` apply to it. With `lift_constants=True`,
-the float constants of a frozen GraphDef become variables too (keyed by the Const's name),
-so an imported `.pb` can be fine-tuned.
+the float constants of a frozen GraphDef that are arrays (weights; not scalars such as an
+input normalisation's 128.0) become variables too, keyed by the Const's name, so an
+imported `.pb` can be fine-tuned.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class GraphFunction:
                 if op.type == "Const"
                 and op.outputs[0].dtype.kind == "f"
                 and op.outputs[0].static_value is None
+                and op.outputs[0].shape  # weights, not scalars (a normalisation's 128.0)
             ]
             fed = fed | {t.op.id for t in self.constants}
             needed = execution_order(targets, fed)

@@ -28,7 +28,32 @@ from jaxcourse.compat.v1.optimizers import (
 )
 from jaxcourse.compat.v1.saver import Saver
 
+# isort: split
+# h15input
+from jaxcourse.compat.v1.io_ops import BytesList, Example, Feature, Features, FloatList, Int64List
+from jaxcourse.compat.v1.queues import (
+    Coordinator,
+    batch,
+    shuffle_batch,
+    start_queue_runners,
+    string_input_producer,
+)
+
+# end h15input
+# isort: split
+
 __all__ = [
+    "BytesList",
+    "Coordinator",
+    "Example",
+    "Feature",
+    "Features",
+    "FloatList",
+    "Int64List",
+    "batch",
+    "shuffle_batch",
+    "start_queue_runners",
+    "string_input_producer",
     "AdadeltaOptimizer",
     "AdagradOptimizer",
     "AdamOptimizer",

@@ -284,20 +284,19 @@ def get_variable_scope() -> VariableScope:
     return _scope_stack(get_default_graph())[-1]
 
 
-def _unique_scope_name(graph, parent: str, name: str) -> str:
-    counts = graph.__dict__.setdefault("_variable_scope_counts", {})
-    key = f"{parent}/{name}"
-    count = counts.get(key, 0)
-    counts[key] = count + 1
+def _unique_scope_name(parent: VariableScope, name: str) -> str:
+    # counted per entry of the parent scope (h15lib): entering a scope again restarts its
+    # counts, as in TF, so a model function called twice under one scope finds `dense` again
+    counts = parent.__dict__.setdefault("_subscope_counts", {})
+    count = counts.get(name, 0)
+    counts[name] = count + 1
     return name if count == 0 else f"{name}_{count}"
 
 
 def _inherited_reuse(parent, reuse):
-    if parent is True or reuse is True:
-        return True
-    if parent == AUTO_REUSE or reuse == AUTO_REUSE:
-        return AUTO_REUSE
-    return False
+    """TF1's rule: a scope's own True or AUTO_REUSE, else its parent's (False cannot undo a
+    parent's reuse)."""
+    return reuse or parent or False
 
 
 @contextlib.contextmanager
@@ -313,7 +312,7 @@ def variable_scope(
     if isinstance(name_or_scope, VariableScope):
         full = name_or_scope.name
         initializer = initializer or name_or_scope.initializer
-        reuse = _inherited_reuse(name_or_scope.reuse, reuse)
+        reuse = reuse or name_or_scope.reuse
         opened = graph.name_scope(name_or_scope.original_name_scope or None)
     else:
         if name_or_scope is None and default_name is None:
@@ -321,7 +320,7 @@ def variable_scope(
         if name_or_scope is not None:
             name = str(name_or_scope)
         else:  # default_name is made unique among this scope's variable scopes
-            name = _unique_scope_name(graph, parent.name, str(default_name))
+            name = _unique_scope_name(parent, str(default_name))
         full = f"{parent.name}/{name}" if parent.name else name
         opened = graph.name_scope(name)
     scope = VariableScope(
@@ -421,13 +420,19 @@ def random_uniform_initializer(minval=0.0, maxval=None, seed=None, dtype=dtypes.
     return lambda shape, dtype=dtype: ops.random_uniform(shape, minval, maxval, dtype, seed)
 
 
+def fans(shape) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight shape: a conv kernel's receptive field counts in both."""
+    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    fan_in = shape[-2] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
+    fan_out = shape[-1] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
+    return fan_in, fan_out
+
+
 def glorot_uniform_initializer(seed=None, dtype=dtypes.float32):
     """U(-l, l), l = sqrt(6 / (fan_in + fan_out)): TF1's default for get_variable."""
 
     def init(shape, dtype=dtype):
-        receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
-        fan_in = shape[-2] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
-        fan_out = shape[-1] * receptive if len(shape) >= 2 else (shape[0] if shape else 1)
+        fan_in, fan_out = fans(shape)
         limit = math.sqrt(6.0 / max(1, fan_in + fan_out))
         return ops.random_uniform(shape, -limit, limit, dtype, seed)
 

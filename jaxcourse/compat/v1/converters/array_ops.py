@@ -122,7 +122,7 @@ def _rank(node):
     return lambda x: np.asarray(np.ndim(x), np.int32)
 
 
-@register("Reshape")
+@register("Reshape", shape=shapes.reshape)
 def _reshape(node):
     return lambda x, shape: array_module(x).reshape(x, static_shape(node, shape, "shape"))
 

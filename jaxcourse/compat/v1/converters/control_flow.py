@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcourse.compat.v1.converters import output_count
+from jaxcourse.compat.v1.converters import is_static, output_count
 from jaxcourse.compat.v1.converters.tensor_array_ops import PendingArray
 from jaxcourse.compat.v1.errors import InvalidArgumentError
 from jaxcourse.compat.v1.graph_def import Node, dependency_order, parse_input
@@ -88,6 +88,8 @@ class WhileFrame:
         }
         self.cond_order = self._order([self.condition])
         self.body_order = self._order(self.next)
+        self.counters = self._counters()
+        self.counter_order = self._order([self.next[i] for i in sorted(self.counters)])
 
     def _order(self, targets: list[tuple[str, int]]) -> list[Node]:
         """The frame's nodes that `targets` need, inputs first (Enter and Merge are given)."""
@@ -106,6 +108,48 @@ class WhileFrame:
 
         names = dependency_order([name for name, _ in targets], sources)
         return [self.nodes[n] for n in names if self.nodes[n].op not in ("Enter", "Merge")]
+
+    def _counters(self) -> set[int]:
+        """Indices of the loop variables the condition depends on, with those their next
+        values depend on (a dynamic_rnn's time and iteration counters)."""
+        index = {m.name: i for i, m in enumerate(self.merges)}
+
+        def merges_of(order: list[Node]) -> set[int]:
+            return {
+                index[parse_input(i)[0]]
+                for node in order
+                for i in (node.inputs[:1] if node.op == "Switch" else node.inputs)
+                if parse_input(i)[0] in index
+            } | ({index[self.condition[0]]} if self.condition[0] in index else set())
+
+        found = merges_of(self.cond_order)
+        while True:
+            more = found | merges_of(self._order([self.next[i] for i in found]))
+            more |= {index[n] for n, _ in (self.next[i] for i in found) if n in index}
+            if more == found:
+                return found
+            found = more
+
+    def _trip_count(self, initial: list, values_for, limit: int = 1_000_000) -> int | None:
+        """How many times the loop runs, when the counters start from values known while
+        tracing (then it is a `fori_loop` with static bounds, a scan, which `jax.grad`
+        differentiates); None otherwise."""
+        if not all(is_static(initial[i]) for i in self.counters):
+            return None
+        counters = {i: np.asarray(initial[i]) for i in self.counters}
+        for count in range(limit):
+            carry = [counters.get(i) for i in range(len(self.merges))]
+            values = values_for(carry)
+            self._run(values, self.cond_order)
+            if not is_static(values[self.condition]):
+                return None
+            if not bool(np.asarray(values[self.condition])):
+                return count
+            self._run(values, self.counter_order)
+            counters = {i: values[self.next[i]] for i in self.counters}
+            if not all(is_static(v) for v in counters.values()):
+                return None
+        return None
 
     def _run(self, values: dict, order: list[Node]) -> None:
         for node in order:
@@ -162,6 +206,7 @@ class WhileFrame:
             shapes = jax.eval_shape(body_of(pending), dynamic)
             for i in pending:  # the body's result is the whole buffer
                 initial[i] = jnp.zeros(shapes[i].shape, shapes[i].dtype)
+        trips = self._trip_count(initial, values_for)
         initial = tuple(jnp.asarray(v) for v in initial)
         plain_body = body_of({})
 
@@ -175,5 +220,67 @@ class WhileFrame:
                     )
             return tuple(jnp.asarray(n, o.dtype) for o, n in zip(carry, out, strict=True))
 
-        final = jax.lax.while_loop(cond, body, initial)
+        if trips is None:
+            final = jax.lax.while_loop(cond, body, initial)
+        else:
+            final = jax.lax.fori_loop(0, trips, lambda i, carry: body(carry), initial)
         return tuple(final[i] for i in self.exit_index)
+
+
+# ---------------------------------------------------------------------------------------------
+# v1 conditionals: Switch/Merge outside while loops (a frozen tf.cond)
+
+
+class Branches:
+    """Which side of which frozen `tf.cond` each imported value lies on.
+
+    A Switch outside a loop sends its input to output 0 (predicate false) or 1 (true); the
+    ops after it belong to that branch, and a Merge joins the two branches again. Here both
+    branches are computed and the Merge selects with the predicate (`jnp.where`), so a cond
+    is an ordinary data flow. A branch is a tuple of (predicate tensor, side) pairs, outermost
+    first.
+    """
+
+    def __init__(self):
+        self._of: dict[tuple[str, int], tuple] = {}
+
+    def of(self, name: str) -> tuple:
+        source, index = parse_input(name.lstrip("^"))
+        return self._of.get((source, index), self._of.get((source, 0), ()))
+
+    def of_node(self, node: Node) -> tuple:
+        """The innermost branch among the node's inputs (data and control)."""
+        branches = [self.of(i) for i in node.inputs] + [self.of(i) for i in node.control_inputs]
+        return max(branches, key=len, default=())
+
+    def record(self, name: str, count: int, branch: tuple) -> None:
+        for i in range(max(count, 1)):
+            self._of[(name, i)] = branch
+
+    def switch(self, node: Node, predicate) -> None:
+        outer = self.of_node(node)
+        self._of[(node.name, 0)] = outer + ((predicate, False),)
+        self._of[(node.name, 1)] = outer + ((predicate, True),)
+
+    def merge(self, node: Node):
+        """(predicate, index of the false input, index of the true input) of a Merge that
+        joins the two sides of one cond; records the Merge's branch (the outer one)."""
+        branches = [self.of(i) for i in node.inputs]
+        if len(branches) == 2 and branches[0][:-1] == branches[1][:-1] and branches[0]:
+            (p0, side0), (p1, side1) = branches[0][-1], branches[1][-1]
+            if p0 is p1 and side0 != side1:
+                self.record(node.name, 2, branches[0][:-1])
+                return (p0, 0, 1) if not side0 else (p0, 1, 0)
+        raise InvalidArgumentError(
+            f"Merge node '{node.name}' does not join the two branches of one tf.cond (only "
+            "frozen tf.cond and tf.while_loop control flow is supported)"
+        )
+
+
+def merge_compute(false_index: int, true_index: int):
+    def compute(a, b, predicate):
+        values = (a, b)
+        chosen = jnp.where(predicate, values[true_index], values[false_index])
+        return chosen, jnp.where(predicate, np.int32(true_index), np.int32(false_index))
+
+    return compute

@@ -186,7 +186,7 @@ for _op, _name in {
     "All": "all",
     "Any": "any",
 }.items():
-    register(_op)(_reduction(_name))
+    register(_op, shape=shapes.reduction)(_reduction(_name))
 
 
 def _arg_reduction(fn):

@@ -108,3 +108,27 @@ def matmul(node, inputs):
     rows = a[1] if node.attr("transpose_a", False) else a[0]
     cols = b[0] if node.attr("transpose_b", False) else b[1]
     return (rows, cols), inputs[0].dtype
+
+
+def reshape(node, inputs):
+    x, shape = inputs
+    if shape.static_value is None:
+        return None
+    sizes = [int(d) for d in np.ravel(shape.static_value)]
+    if -1 in sizes:
+        known = x.shape is not None and None not in x.shape
+        rest = int(np.prod([d for d in sizes if d != -1]))
+        fill = int(np.prod(x.shape)) // rest if known and rest else None
+        sizes = [fill if d == -1 else d for d in sizes]
+    return tuple(sizes), x.dtype
+
+
+def reduction(node, inputs):
+    x, axis = inputs
+    if x.shape is None or axis.static_value is None:
+        return None
+    rank = len(x.shape)
+    axes = {int(a) % max(rank, 1) for a in np.ravel(axis.static_value)}
+    keep = bool(node.attr("keep_dims", False))
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
+    return shape, (BOOL if node.op in ("All", "Any") else x.dtype)
