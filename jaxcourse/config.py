@@ -298,6 +298,16 @@ def _type_name(annotation) -> str:
     return text.replace("typing.", "").replace("jaxcourse.", "")
 
 
+class PerfConfig(Section):
+    """Kernel choices that change speed, never results (docs/performance.md)."""
+
+    conv_backend: typing.Literal["xla", "onednn", "auto"] = Field(
+        "auto",
+        description="2-D convolutions: xla = XLA's kernels; onednn = oneDNN on CPU (an error "
+        "where it cannot run); auto = oneDNN where it can run, XLA elsewhere.",
+    )
+
+
 class ExperimentConfig(Section):
     """Keys every experiment has."""
 
@@ -308,6 +318,7 @@ class ExperimentConfig(Section):
     workdir: str | None = Field(
         None, description="Where the run writes its files; null = runs/<config file name>."
     )
+    perf: PerfConfig = Field(default_factory=PerfConfig, description="Kernel choices (speed).")
 
 
 def validate_component(registry: Registry, raw: dict, key: str) -> Component:

@@ -11,6 +11,7 @@ from pathlib import Path
 from jaxcourse import classification_report  # noqa: F401  (registers its hook)
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
+from jaxcourse.kernels import conv
 from jaxcourse.rundir import RunDir
 from jaxcourse.runners import (  # noqa: F401  (register their experiments)
     compare,
@@ -33,6 +34,7 @@ def run_experiment(
     config, workdir: str | Path | None = None, config_path: str | Path | None = None
 ) -> dict:
     """Run a validated config; write config.yaml, metrics.jsonl, plots and summary.json."""
+    conv.set_backend(config.perf.conv_backend)  # before any model is traced
     rundir = RunDir(workdir or default_workdir(config_path, config))
     parallel = getattr(config, "parallel", None)
     if parallel is not None:  # join a multi-process run first; only process 0 writes files
