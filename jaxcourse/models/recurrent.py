@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+import jax.numpy as jnp
 from flax import linen as nn
+from flax.linen.recurrent import DenseParams
 from pydantic import Field, PositiveInt
 
 from jaxcourse.data.spec import DataSpec
 from jaxcourse.errors import ConfigError
+from jaxcourse.kernels.lstm import lstm_layer
 from jaxcourse.models.registry import MODELS, ModelConfig
 
 
 class LSTMConfig(ModelConfig):
     units: PositiveInt = Field(128, description="Size of the LSTM's hidden and cell state.")
+    implementation: Literal["hoisted", "flax"] = Field(
+        "hoisted",
+        description="hoisted = the time-independent matmuls out of the time loop "
+        "(kernels.lstm); flax = Flax's OptimizedLSTMCell in nn.RNN. Same parameters, same "
+        "results.",
+    )
+    unroll: PositiveInt = Field(1, description="Time steps per loop iteration (hoisted only).")
+
+
+class HoistedLSTM(nn.Module):
+    """An LSTM over a sequence by `kernels.lstm.lstm_layer`, with the parameters of Flax's
+    `OptimizedLSTMCell` (ii..io kernels, hi..ho kernels and biases; same initialisers)."""
+
+    units: int
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, xs):
+        def gate(prefix, init, use_bias, inputs):
+            kernel_bias = [
+                DenseParams(self.units, use_bias, kernel_init=init, name=f"{prefix}{g}")(inputs)
+                for g in "ifgo"
+            ]
+            return kernel_bias
+
+        cell = nn.OptimizedLSTMCell
+        inputs = gate("i", cell.kernel_init, False, xs[:, 0])
+        hidden = gate("h", cell.recurrent_kernel_init, True, jnp.zeros((1, self.units)))
+        w_x = jnp.concatenate([k for k, _ in inputs], axis=-1)
+        w_h = jnp.concatenate([k for k, _ in hidden], axis=-1)
+        b = jnp.concatenate([bias for _, bias in hidden], axis=-1)
+        return lstm_layer(xs, w_x, w_h, b, self.unroll)
 
 
 class RowLSTM(nn.Module):
@@ -19,11 +56,16 @@ class RowLSTM(nn.Module):
 
     units: int
     features: int
+    implementation: str = "hoisted"
+    unroll: int = 1
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = x.reshape(x.shape[0], x.shape[1], -1)  # (N, rows, row pixels)
-        outputs = nn.RNN(nn.OptimizedLSTMCell(self.units, name="lstm"))(x)
+        if self.implementation == "flax":
+            outputs = nn.RNN(nn.OptimizedLSTMCell(self.units, name="lstm"))(x)
+        else:
+            outputs = HoistedLSTM(self.units, self.unroll, name="lstm")(x)
         return nn.Dense(self.features, name="output")(outputs[:, -1])
 
 
@@ -34,4 +76,4 @@ def lstm(cfg: LSTMConfig, spec: DataSpec) -> nn.Module:
             f"config key 'model.name': 'lstm' reads images row by row, but the dataset's "
             f"examples have shape {spec.input_shape}"
         )
-    return RowLSTM(units=cfg.units, features=spec.num_outputs)
+    return RowLSTM(cfg.units, spec.num_outputs, cfg.implementation, cfg.unroll)
