@@ -1,6 +1,6 @@
 """Build of the optional oneDNN convolution extension (metadata lives in pyproject.toml).
 
-`jaxcourse.kernels._onednn_conv` is compiled when a C++17 compiler, oneDNN's headers and
+`jaxcourse.kernels._onednn` (oneDNN convolutions and LSTM for XLA, csrc/) is compiled when a C++17 compiler, oneDNN's headers and
 library (Debian/Ubuntu: `apt install libdnnl-dev`) and jaxlib's XLA FFI headers are found;
 otherwise it is skipped and jaxcourse runs XLA's own convolutions. `JAXCOURSE_ONEDNN_ROOT`
 points at a oneDNN installed elsewhere (its include/ and lib/).
@@ -37,8 +37,9 @@ def onednn_extension() -> list[Extension]:
     lib = [os.path.join(root, "lib")] if root else []
     return [
         Extension(
-            "jaxcourse.kernels._onednn_conv",
-            sources=["csrc/onednn_conv.cc"],
+            "jaxcourse.kernels._onednn",
+            sources=["csrc/module.cc", "csrc/onednn_conv.cc", "csrc/onednn_lstm.cc"],
+            depends=["csrc/onednn_common.h"],
             include_dirs=[*ffi, *include],
             library_dirs=lib,
             runtime_library_dirs=lib,

@@ -9,10 +9,6 @@
 // and the reorders between those and XLA's row-major NHWC/HWIO buffers. Blocked intermediate
 // buffers live in per-thread arenas, so a call allocates nothing once warm. oneDNN's threads
 // are set to the size of the XLA intra-op thread pool the call runs on.
-//
-// The module is a Python extension only to hand the handlers to Python as PyCapsules.
-
-#include <Python.h>
 
 #include <array>
 #include <cstdint>
@@ -23,15 +19,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "oneapi/dnnl/dnnl.hpp"
-#include "xla/ffi/api/ffi.h"
-
-#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-#include <omp.h>
-#endif
+#include "onednn_common.h"
 
 namespace ffi = xla::ffi;
 using dnnl::memory;
+using namespace jaxcourse_onednn;
 
 namespace {
 
@@ -55,11 +47,6 @@ struct Geometry {
   memory::dims pad_l() const { return {pt, pl}; }
   memory::dims pad_r() const { return {pb, pr}; }
 };
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 // The layout of the activations inside oneDNN: `blocked` lets oneDNN choose (usually a
 // channel-blocked layout, reordered from and to NHWC around each call), otherwise NHWC as XLA
@@ -209,28 +196,6 @@ const Plan& plan_for(const Geometry& g) {
   return *slot;
 }
 
-// Per-thread, growable, 64-byte aligned buffers: one per operand slot and one scratchpad.
-void* arena(size_t slot, size_t bytes) {
-  thread_local std::vector<std::vector<char>> buffers;
-  if (buffers.size() <= slot) buffers.resize(slot + 1);
-  auto& buf = buffers[slot];
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  auto addr = reinterpret_cast<uintptr_t>(buf.data());
-  return reinterpret_cast<void*>((addr + 63) & ~uintptr_t{63});
-}
-
-dnnl::stream& thread_stream() {
-  thread_local dnnl::stream stream(cpu_engine());
-  return stream;
-}
-
-void set_threads(ffi::ThreadPool& pool) {
-#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-  int64_t n = pool.num_threads();
-  if (n > 0 && omp_get_max_threads() != n) omp_set_num_threads(static_cast<int>(n));
-#endif
-}
-
 // Run the plan on XLA's buffers, in the order of `plan.args`.
 ffi::Error run(const Geometry& g, ffi::ThreadPool& pool, const std::vector<void*>& buffers) {
   try {
@@ -265,7 +230,7 @@ ffi::Error run(const Geometry& g, ffi::ThreadPool& pool, const std::vector<void*
       op->reorder.execute(stream, {{DNNL_ARG_FROM, mems.first}, {DNNL_ARG_TO, mems.second}});
     stream.wait();
   } catch (const dnnl::error& e) {
-    return ffi::Error::Internal(std::string("oneDNN convolution failed: ") + e.what());
+    return failed("convolution", e);
   }
   return ffi::Error::Success();
 }
@@ -362,47 +327,3 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxcourseConvWeightBiasGrad, WeightBiasGrad,
                                   .Ret<F32>()
                                   .Ret<Bias>() CONV_ATTRS);
 
-// Python side: `targets()` -> {name: PyCapsule}, `version()` -> oneDNN's version string.
-namespace {
-
-PyObject* targets(PyObject*, PyObject*) {
-  const std::pair<const char*, void*> handlers[] = {
-      {"jaxcourse_onednn_conv_forward", reinterpret_cast<void*>(JaxcourseConvForward)},
-      {"jaxcourse_onednn_conv_forward_bias", reinterpret_cast<void*>(JaxcourseConvForwardBias)},
-      {"jaxcourse_onednn_conv_input_grad", reinterpret_cast<void*>(JaxcourseConvInputGrad)},
-      {"jaxcourse_onednn_conv_weight_grad", reinterpret_cast<void*>(JaxcourseConvWeightGrad)},
-      {"jaxcourse_onednn_conv_weight_bias_grad",
-       reinterpret_cast<void*>(JaxcourseConvWeightBiasGrad)},
-  };
-  PyObject* dict = PyDict_New();
-  if (!dict) return nullptr;
-  for (const auto& [name, fn] : handlers) {
-    PyObject* capsule = PyCapsule_New(fn, nullptr, nullptr);
-    if (!capsule || PyDict_SetItemString(dict, name, capsule) < 0) {
-      Py_XDECREF(capsule);
-      Py_DECREF(dict);
-      return nullptr;
-    }
-    Py_DECREF(capsule);
-  }
-  return dict;
-}
-
-PyObject* version(PyObject*, PyObject*) {
-  const dnnl_version_t* v = dnnl_version();
-  return PyUnicode_FromFormat("%d.%d.%d", v->major, v->minor, v->patch);
-}
-
-PyMethodDef methods[] = {
-    {"targets", targets, METH_NOARGS, "XLA FFI handlers of the oneDNN convolution, by name."},
-    {"version", version, METH_NOARGS, "The oneDNN version the extension runs with."},
-    {nullptr, nullptr, 0, nullptr},
-};
-
-PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_onednn_conv",
-                          "oneDNN convolution kernels for XLA (see onednn_conv.py)", -1,
-                          methods};
-
-}  // namespace
-
-PyMODINIT_FUNC PyInit__onednn_conv() { return PyModule_Create(&module_def); }

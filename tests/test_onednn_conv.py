@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from jax import lax
 
-from jaxcourse.kernels import conv, onednn_conv
+from jaxcourse.kernels import conv, onednn, onednn_conv
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # CI builds the extension and sets this, so that a failed build fails the tests, not skips them.
 REQUIRED = os.environ.get("JAXCOURSE_REQUIRE_ONEDNN") == "1"
 needs_onednn = pytest.mark.skipif(
-    not onednn_conv.AVAILABLE and not REQUIRED, reason=onednn_conv.UNAVAILABLE_REASON
+    not onednn.AVAILABLE and not REQUIRED, reason=onednn.UNAVAILABLE_REASON
 )
 
 
@@ -161,8 +161,8 @@ def test_unknown_backend_is_named():
 def test_without_the_extension_xla_runs_and_says_so_once(monkeypatch, caplog):
     """The fallback path: no extension → XLA's convolution under `auto`, one log line at
     start-up, and a clear error when `onednn` is asked for."""
-    monkeypatch.setattr(onednn_conv, "AVAILABLE", False)
-    monkeypatch.setattr(onednn_conv, "UNAVAILABLE_REASON", "the oneDNN extension is not built")
+    monkeypatch.setattr(onednn, "AVAILABLE", False)
+    monkeypatch.setattr(onednn, "UNAVAILABLE_REASON", "the oneDNN extension is not built")
     monkeypatch.setitem(conv._state, "told", False)
     monkeypatch.setitem(conv._state, "backend", "auto")
     with caplog.at_level(logging.WARNING, logger="jaxcourse"):
@@ -188,9 +188,9 @@ def test_a_missing_extension_is_reported_not_raised():
     """Importing the kernels without the compiled module (as after an install without a
     compiler) works and says why oneDNN is off."""
     code = (
-        "import sys; sys.modules['jaxcourse.kernels._onednn_conv'] = None\n"
-        "from jaxcourse.kernels import onednn_conv\n"
-        "print(onednn_conv.AVAILABLE, '|', onednn_conv.UNAVAILABLE_REASON)\n"
+        "import sys; sys.modules['jaxcourse.kernels._onednn'] = None\n"
+        "from jaxcourse.kernels import onednn\n"
+        "print(onednn.AVAILABLE, '|', onednn.UNAVAILABLE_REASON)\n"
     )
     env = dict(os.environ, PYTHONPATH=REPO)
     out = subprocess.run(

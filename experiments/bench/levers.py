@@ -65,9 +65,15 @@ LSTM_LEVERS = (
         "xla",
     ),
     ("lstm, hoisted matmuls, no grad_norm, 10 steps a call", HOISTED, False, 10, 1, "xla"),
-    ("lstm, hoisted, time loop unrolled ×2", {**HOISTED, "unroll": 2}, False, 10, 1, "xla"),
     ("lstm, hoisted, time loop unrolled ×4", {**HOISTED, "unroll": 4}, False, 10, 1, "xla"),
-    ("lstm, hoisted, time loop unrolled ×28", {**HOISTED, "unroll": 28}, False, 10, 1, "xla"),
+    (
+        "lstm, oneDNN's LSTM primitive, no grad_norm, 10 steps a call",
+        {"name": "lstm", "implementation": "onednn"},
+        False,
+        10,
+        1,
+        "xla",
+    ),
 )
 LEVERS = {"cnn": CNN_LEVERS, "lstm": LSTM_LEVERS}
 

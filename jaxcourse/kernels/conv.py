@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxcourse.kernels import onednn_conv
+from jaxcourse.kernels import onednn, onednn_conv
 
 Backend = Literal["xla", "onednn", "auto"]
 BACKENDS: tuple[str, ...] = ("xla", "onednn", "auto")
@@ -37,9 +37,9 @@ def set_backend(name: str) -> None:
     if name not in BACKENDS:
         raise ValueError(f"perf.conv_backend: expected one of {', '.join(BACKENDS)}, got {name!r}")
     _state["backend"] = name
-    if name != "xla" and not onednn_conv.AVAILABLE and not _state["told"]:
+    if name != "xla" and not onednn.AVAILABLE and not _state["told"]:
         _state["told"] = True
-        log.warning("convolutions run on XLA's kernels: %s", onednn_conv.UNAVAILABLE_REASON)
+        log.warning("convolutions run on XLA's kernels: %s", onednn.UNAVAILABLE_REASON)
 
 
 def backend() -> str:
@@ -67,13 +67,9 @@ def explicit_pads(x_shape, k_shape, strides, padding) -> tuple[tuple[int, int], 
 
 def _onednn_unsuitable(x, kernel, bias, pads) -> str:
     """Why oneDNN cannot run this convolution here ('' when it can)."""
-    if not onednn_conv.AVAILABLE:
-        return onednn_conv.UNAVAILABLE_REASON
-    if jax.default_backend() != "cpu":
-        return f"the default JAX backend is {jax.default_backend()!r}, not the CPU"
-    arrays = [x, kernel] + ([] if bias is None else [bias])
-    if any(jnp.result_type(a) != jnp.float32 for a in arrays):
-        return "only float32 convolutions go to oneDNN"
+    why_not = onednn.usable_for(x, kernel, *([] if bias is None else [bias]))
+    if why_not:
+        return why_not
     if x.ndim != 4 or kernel.ndim != 4 or x.shape[-1] != kernel.shape[2]:
         return f"expected NHWC images and an HWIO kernel, got {x.shape} and {kernel.shape}"
     if any(p < 0 for pair in pads for p in pair):

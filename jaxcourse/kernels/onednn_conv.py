@@ -3,35 +3,18 @@
 `conv2d_onednn(x, kernel, bias, strides, padding, relu)` is a float32 NHWC × HWIO convolution
 (optionally + bias, + ReLU, fused into oneDNN's forward call) with a `jax.custom_vjp`: the
 input gradient and the weight (and bias) gradient are oneDNN calls too. The handlers live in
-the optional compiled extension `jaxcourse.kernels._onednn_conv` (csrc/onednn_conv.cc); when
-it was not built, `AVAILABLE` is False and `UNAVAILABLE_REASON` says why.
+the optional compiled extension (`kernels.onednn`, csrc/onednn_conv.cc).
 """
 
 from __future__ import annotations
 
-import os
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-# oneDNN's OpenMP threads must not spin between calls: XLA's own threads need the cores then.
-# libgomp reads this once, when the extension loads it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-try:
-    from jaxcourse.kernels import _onednn_conv as _extension
-except ImportError as error:  # not built (no compiler/oneDNN at install time) or not loadable
-    _extension = None
-    UNAVAILABLE_REASON = f"the oneDNN extension is not available ({error})"
-else:
-    UNAVAILABLE_REASON = ""
-    for _name, _capsule in _extension.targets().items():
-        jax.ffi.register_ffi_target(_name, _capsule, platform="cpu")
-
-AVAILABLE = _extension is not None
-VERSION = _extension.version() if AVAILABLE else None
+from jaxcourse.kernels.onednn import ffi_call
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -56,8 +39,7 @@ def _out_shape(x_shape, k_shape, strides, pads) -> tuple[int, int, int, int]:
     return (n, (h + pt + pb - kh) // strides[0] + 1, (w + pl + pr - kw) // strides[1] + 1, o)
 
 
-def _call(target: str, results, *args, **attrs):
-    return jax.ffi.ffi_call(target, results, vmap_method="sequential")(*args, **attrs)
+_call = ffi_call
 
 
 def _f32(shape) -> jax.ShapeDtypeStruct:

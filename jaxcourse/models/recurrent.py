@@ -11,36 +11,40 @@ from pydantic import Field, PositiveInt
 
 from jaxcourse.data.spec import DataSpec
 from jaxcourse.errors import ConfigError
+from jaxcourse.kernels import onednn
 from jaxcourse.kernels.lstm import lstm_layer
+from jaxcourse.kernels.onednn_lstm import lstm_onednn
 from jaxcourse.models.registry import MODELS, ModelConfig
 
 
 class LSTMConfig(ModelConfig):
     units: PositiveInt = Field(128, description="Size of the LSTM's hidden and cell state.")
-    implementation: Literal["hoisted", "flax"] = Field(
-        "hoisted",
-        description="hoisted = the time-independent matmuls out of the time loop "
-        "(kernels.lstm); flax = Flax's OptimizedLSTMCell in nn.RNN. Same parameters, same "
-        "results.",
+    implementation: Literal["auto", "onednn", "hoisted", "flax"] = Field(
+        "auto",
+        description="onednn = oneDNN's LSTM primitive on CPU (kernels.onednn_lstm); hoisted = "
+        "the time-independent matmuls out of the time loop (kernels.lstm); flax = Flax's "
+        "OptimizedLSTMCell in nn.RNN; auto = onednn where it can run, else flax. Same "
+        "parameters, same results.",
     )
     unroll: PositiveInt = Field(1, description="Time steps per loop iteration (hoisted only).")
 
 
 class HoistedLSTM(nn.Module):
-    """An LSTM over a sequence by `kernels.lstm.lstm_layer`, with the parameters of Flax's
-    `OptimizedLSTMCell` (ii..io kernels, hi..ho kernels and biases; same initialisers)."""
+    """An LSTM over a sequence by `kernels.lstm.lstm_layer` (or by oneDNN), with the parameters
+    of Flax's `OptimizedLSTMCell` (ii..io kernels, hi..ho kernels and biases; same inits)."""
 
     units: int
     unroll: int = 1
 
+    onednn: bool = False
+
     @nn.compact
     def __call__(self, xs):
         def gate(prefix, init, use_bias, inputs):
-            kernel_bias = [
+            return [
                 DenseParams(self.units, use_bias, kernel_init=init, name=f"{prefix}{g}")(inputs)
                 for g in "ifgo"
             ]
-            return kernel_bias
 
         cell = nn.OptimizedLSTMCell
         inputs = gate("i", cell.kernel_init, False, xs[:, 0])
@@ -48,6 +52,8 @@ class HoistedLSTM(nn.Module):
         w_x = jnp.concatenate([k for k, _ in inputs], axis=-1)
         w_h = jnp.concatenate([k for k, _ in hidden], axis=-1)
         b = jnp.concatenate([bias for _, bias in hidden], axis=-1)
+        if self.onednn:
+            return lstm_onednn(xs, w_x, w_h, b)
         return lstm_layer(xs, w_x, w_h, b, self.unroll)
 
 
@@ -56,16 +62,22 @@ class RowLSTM(nn.Module):
 
     units: int
     features: int
-    implementation: str = "hoisted"
+    implementation: str = "auto"
     unroll: int = 1
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = x.reshape(x.shape[0], x.shape[1], -1)  # (N, rows, row pixels)
-        if self.implementation == "flax":
+        implementation = self.implementation
+        if implementation == "auto":
+            implementation = "onednn" if onednn.usable_for(x) == "" else "flax"
+        if implementation == "onednn" and (why_not := onednn.usable_for(x)):
+            raise ValueError(f"model.implementation 'onednn' cannot run here: {why_not}")
+        if implementation == "flax":
             outputs = nn.RNN(nn.OptimizedLSTMCell(self.units, name="lstm"))(x)
         else:
-            outputs = HoistedLSTM(self.units, self.unroll, name="lstm")(x)
+            lstm = HoistedLSTM(self.units, self.unroll, implementation == "onednn", name="lstm")
+            outputs = lstm(x)
         return nn.Dense(self.features, name="output")(outputs[:, -1])
 
 
