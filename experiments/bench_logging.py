@@ -34,7 +34,7 @@ import jax  # noqa: E402
 
 from jaxcourse import config as config_lib  # noqa: E402
 from jaxcourse.runners import run_experiment  # noqa: E402
-from jaxcourse.summary_hook import SummaryHook  # noqa: E402
+from jaxcourse.tensorboard.hook import SummaryHook  # noqa: E402
 
 HOOK_SECONDS: list[float] = []
 

@@ -30,9 +30,9 @@ import jax
 from jaxcourse import config as config_lib
 from jaxcourse import train
 from jaxcourse.data.batching import BatchSchedule
-from jaxcourse.pipeline import ImageDecoder, RecordPipeline, load_split, prefetch_to_device
 from jaxcourse.records.convert import convert, parse_source
 from jaxcourse.records.grain_source import grain_dataset, iterate
+from jaxcourse.records.pipeline import ImageDecoder, RecordPipeline, load_split, prefetch_to_device
 from jaxcourse.runners.multitask import build
 
 

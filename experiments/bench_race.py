@@ -1,7 +1,7 @@
 """Benchmark: the optimizer race as one compiled program vs Python loops over its runs.
 
 7 optimizers × 64 start points × 3 surfaces × 1,000 steps (1,344 trajectories):
-  fused   — `jaxcourse.race.race_program`: one jitted call, vmap over starts, one lax.scan.
+  fused   — `jaxcourse.race.simulate.race_program`: one jitted call, vmap over starts, one lax.scan.
   loop    — a Python loop over optimizers, surfaces and starts, each run a jitted
             1,000-step scan of one point (compiled once per optimizer and surface).
   stepped — a Python loop calling a jitted single step 1,000 times per run (the TF1-course
@@ -22,8 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcourse import optim, race
-from jaxcourse.surfaces import SURFACES
+from jaxcourse import optim
+from jaxcourse.race import simulate
+from jaxcourse.race.surfaces import SURFACES
 
 RACERS = [
     ("sgd", {"learning_rate": 0.005}),
@@ -47,7 +48,7 @@ def lanes_and_inputs(n_starts: int, seed: int = 0):
         s0 = rng.uniform(lo, hi, size=(n_starts, 2)).astype(np.float32)
         for name, options in RACERS:
             cfg = optim.validate(name, **options)
-            lanes.append(race.Lane(name, cfg, surface))
+            lanes.append(simulate.Lane(name, cfg, surface))
             lrs.append(np.array([cfg.learning_rate], np.float32))
             starts.append(s0)
     return lanes, lrs, starts
@@ -79,7 +80,7 @@ def main() -> None:
     runs = len(lanes) * args.starts
 
     t = time.perf_counter()
-    fused = jax.jit(race.race_program(lanes, args.steps)).lower(lrs, starts).compile()
+    fused = jax.jit(simulate.race_program(lanes, args.steps)).lower(lrs, starts).compile()
     fused_compile = time.perf_counter() - t
     fused_s, fused_cpu = best_of(lambda: fused(lrs, starts), args.repeats)
 
@@ -87,7 +88,7 @@ def main() -> None:
     singles, loop_compile = [], 0.0
     for lane, lr, s0 in zip(lanes, lrs, starts, strict=True):
         t = time.perf_counter()
-        fn = jax.jit(race.race_program([lane], args.steps)).lower([lr], [s0[:1]]).compile()
+        fn = jax.jit(simulate.race_program([lane], args.steps)).lower([lr], [s0[:1]]).compile()
         loop_compile += time.perf_counter() - t
         singles.append(fn)
 
@@ -104,7 +105,7 @@ def main() -> None:
     stepped_s = stepped_cpu = 0.0
     n_sub = min(args.stepped_starts, args.starts)
     for lane, lr, s0 in zip(lanes, lrs, starts, strict=True):
-        init, step = race._lane_step(lane)
+        init, step = simulate._lane_step(lane)
         step = jax.jit(step)
         lr0 = jnp.asarray(lr[0])
         p = jnp.asarray(s0[0])

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxcourse import config as config_lib
-from jaxcourse.rundir import read_metrics
+from jaxcourse.engine.rundir import read_metrics
 from jaxcourse.runners import run_experiment
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

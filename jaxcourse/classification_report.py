@@ -1,6 +1,6 @@
 """After a classification run: confusion matrix and per-class accuracy on the test split.
 
-A hook (see `jaxcourse.hooks`): at the end of training it predicts the whole evaluation split
+A hook (see `jaxcourse.engine.hooks`): at the end of training it predicts the whole evaluation split
 with the final parameters, adds `confusion_matrix` and `per_class_accuracy` to summary.json
 and draws `confusion.png`.
 """
@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from jaxcourse import metrics, plots
-from jaxcourse.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
 
 
 def predict_classes(apply_fn, params, x: np.ndarray, batch_size: int) -> np.ndarray:

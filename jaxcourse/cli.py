@@ -78,7 +78,7 @@ def _add_tensorboard(p: argparse.ArgumentParser) -> None:
 
 
 def _tensorboard(args) -> int:
-    from jaxcourse.tensorboard_launch import launch
+    from jaxcourse.tensorboard.launch import launch
 
     return launch(args.run_dir, args.host, args.port)
 
@@ -89,7 +89,7 @@ def _add_graph(p: argparse.ArgumentParser) -> None:
 
 
 def _graph(args) -> int:
-    from jaxcourse.step_graph import write_train_step_graph
+    from jaxcourse.graph.train_step import write_train_step_graph
 
     print(json.dumps(write_train_step_graph(args.config, args.overrides, args.logdir), indent=2))
     return 0
@@ -112,7 +112,7 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
 
 
 def _sweep(args) -> int:
-    from jaxcourse import sweep
+    from jaxcourse.parallel import sweep
 
     grid = sweep.parse_grid(args.grid)
     sweep_dir = args.workdir or sweep.default_sweep_dir(args.config)
@@ -134,7 +134,7 @@ def _add_export(p: argparse.ArgumentParser) -> None:
 
 
 def _export(args) -> int:
-    from jaxcourse.export import export_run
+    from jaxcourse.inference.export import export_run
 
     platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
     print(export_run(args.run_dir, args.out, args.step, platforms))
@@ -158,10 +158,10 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
 
 
 def _predict(args) -> int:
-    from jaxcourse.predict import Predictor, format_result
+    from jaxcourse.inference.predict import Predictor, format_result
 
     if args.model:
-        from jaxcourse.pretrained import inception_v3_predictor
+        from jaxcourse.inference.pretrained import inception_v3_predictor
 
         predictor, images = inception_v3_predictor(args.weights), args.paths
     else:
@@ -190,15 +190,15 @@ def _data(args) -> int:
 
 
 def _add_captcha_predict(p: argparse.ArgumentParser) -> None:
-    from jaxcourse import captcha_predict
+    from jaxcourse.inference import captcha
 
-    captcha_predict.add_arguments(p)
+    captcha.add_arguments(p)
 
 
 def _captcha_predict(args) -> int:
-    from jaxcourse import captcha_predict
+    from jaxcourse.inference import captcha
 
-    return captcha_predict.handle(args)
+    return captcha.handle(args)
 
 
 COMMANDS = [

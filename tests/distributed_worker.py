@@ -13,8 +13,8 @@ import jax
 import numpy as np
 
 from jaxcourse import config as config_lib
-from jaxcourse import distributed, parallel
-from jaxcourse.rundir import RunDir
+from jaxcourse.engine.rundir import RunDir
+from jaxcourse.parallel import distributed, placement
 from jaxcourse.runners.supervised import TrainLoop, build
 
 if __name__ == "__main__":
@@ -23,7 +23,7 @@ if __name__ == "__main__":
     distributed.initialize(config.parallel.distributed)
     rundir = RunDir(workdir) if distributed.is_primary() else distributed.SilentRunDir(workdir)
     rundir.start(config_lib.dump_yaml(config))
-    plan = parallel.make_plan(config.parallel)
+    plan = placement.make_plan(config.parallel)
     training, placement = plan.place(build(config, plan.axis_name), config.train)
     loop = TrainLoop(config, rundir, training, placement)
     summary = loop.run()

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from jaxcourse import tensorboard_launch
+from jaxcourse.tensorboard import launch
 
 
 def _free_port() -> int:
@@ -26,7 +26,7 @@ def tensorboard(logdir, timeout: float = 90.0):
     """Yield `get(path) -> str` for a TensorBoard serving `logdir`; the server is killed after."""
     port = _free_port()
     proc = subprocess.Popen(
-        tensorboard_launch.command(logdir, "127.0.0.1", port),
+        launch.command(logdir, "127.0.0.1", port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

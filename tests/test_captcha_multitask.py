@@ -13,9 +13,9 @@ from jaxcourse import cli
 from jaxcourse.config import load
 from jaxcourse.data.captcha import CaptchaConfig, CaptchaGenerator
 from jaxcourse.errors import ConfigError
-from jaxcourse.pipeline import PipelineConfig, RecordPipeline, load_split, random_shift
 from jaxcourse.records import Schema, write_arrays
 from jaxcourse.records.convert import convert, parse_source
+from jaxcourse.records.pipeline import PipelineConfig, RecordPipeline, load_split, random_shift
 from jaxcourse.runners.multitask import head_loss, head_metrics
 
 
@@ -124,7 +124,7 @@ def _config(tmp_path, mode, tasks, steps=60, schedule=None):
 
 
 def test_joint_training_learns_and_predict_reads_back(tmp_path, capsys):
-    from jaxcourse.captcha_predict import CaptchaReader
+    from jaxcourse.inference.captcha import CaptchaReader
     from jaxcourse.runners import run_experiment
 
     _easy_records(tmp_path / "easy", 0)

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from jaxcourse import config as config_lib
-from jaxcourse.checkpoint import CheckpointError, CheckpointStore, load_checkpoint
-from jaxcourse.hooks import HOOK_FACTORIES, Hook
-from jaxcourse.rundir import read_metrics
+from jaxcourse.engine.checkpoint import CheckpointError, CheckpointStore, load_checkpoint
+from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.engine.rundir import read_metrics
 from jaxcourse.runners import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from conftest import REPO
 
 from jaxcourse import config as config_lib
 from jaxcourse.data import idx, mnist
+from jaxcourse.engine.rundir import read_metrics
 from jaxcourse.errors import ConfigError
-from jaxcourse.rundir import read_metrics
 from jaxcourse.runners import run_experiment
 
 

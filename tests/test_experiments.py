@@ -8,7 +8,7 @@ import numpy as np
 from conftest import REPO
 
 from jaxcourse import config as config_lib
-from jaxcourse.rundir import read_metrics
+from jaxcourse.engine.rundir import read_metrics
 from jaxcourse.runners import run_experiment
 
 

@@ -15,11 +15,11 @@ from PIL import Image
 
 from jaxcourse import config as config_lib
 from jaxcourse import models
-from jaxcourse.checkpoint import load_checkpoint
 from jaxcourse.data import idx, mnist
 from jaxcourse.data.spec import DataSpec
-from jaxcourse.export import ExportError, export_run
-from jaxcourse.predict import Predictor
+from jaxcourse.engine.checkpoint import load_checkpoint
+from jaxcourse.inference.export import ExportError, export_run
+from jaxcourse.inference.predict import Predictor
 from jaxcourse.runners import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def reference_probabilities(run_dir, config, images_uint8):
 
 PREDICT_SCRIPT = """
 import json, sys
-from jaxcourse.predict import Predictor, format_result
+from jaxcourse.inference.predict import Predictor, format_result
 result = Predictor.load(sys.argv[1]).classify(sys.argv[2:], top_k=3)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("flax", "optax", "orbax")
                 or m.startswith(("jaxcourse.models", "jaxcourse.train", "jaxcourse.runners")))

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcourse import config, graph_export
+from jaxcourse import config
+from jaxcourse.graph import export as graph_export
 from jaxcourse.runners import supervised
 
 REPO = Path(__file__).resolve().parents[1]

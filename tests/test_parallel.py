@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from jaxcourse import config as config_lib
-from jaxcourse import distributed, parallel
 from jaxcourse.errors import ConfigError
+from jaxcourse.parallel import distributed, placement
 from jaxcourse.runners.supervised import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,10 +56,10 @@ EIGHT_DEVICE_SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from jaxcourse import config as config_lib
     from jaxcourse.errors import ConfigError
-    from jaxcourse.hooks import Hook
-    from jaxcourse.rundir import RunDir
+    from jaxcourse.engine.hooks import Hook
+    from jaxcourse.engine.rundir import RunDir
     from jaxcourse.runners.supervised import TrainLoop, build
-    from jaxcourse import parallel
+    from jaxcourse.parallel.placement import make_plan
 
     base, out = json.loads(sys.argv[1]), sys.argv[2]
     assert jax.device_count() == 8, jax.devices()
@@ -77,7 +77,7 @@ EIGHT_DEVICE_SCRIPT = textwrap.dedent(
         raw["train"]["steps"] = steps or raw["train"]["steps"]
         raw["parallel"] = par
         config = config_lib.load(raw=raw)
-        plan = parallel.make_plan(config.parallel)
+        plan = make_plan(config.parallel)
         training, placement = plan.place(build(config, plan.axis_name), config.train)
         rundir = RunDir(f"{out}/{name}")
         rundir.start("")
@@ -116,7 +116,7 @@ EIGHT_DEVICE_SCRIPT = textwrap.dedent(
     raw = json.loads(json.dumps(base))
     raw["train"]["batch_size"] = 60
     try:
-        parallel.make_plan(config_lib.load(raw=raw).parallel).place(
+        make_plan(config_lib.load(raw=raw).parallel).place(
             build(config_lib.load(raw=raw)), config_lib.load(raw=raw).train)
     except ConfigError as err:
         open(f"{out}/indivisible.txt", "w").write(str(err))
@@ -189,17 +189,17 @@ def test_indivisible_batch_names_key_and_device_count(eight_device_runs):
 
 
 def test_check_batch_counts_a_full_batch():
-    plan = parallel.Plan("sharding", ((object(),) * 4, (object(),) * 4))
-    parallel.check_batch(64, 100, plan)
+    plan = placement.Plan("sharding", ((object(),) * 4, (object(),) * 4))
+    placement.check_batch(64, 100, plan)
     with pytest.raises(ConfigError, match=r"train.batch_size.*8 devices \(2 process"):
-        parallel.check_batch(None, 100, plan)
-    parallel.check_batch(None, 96, plan)
+        placement.check_batch(None, 100, plan)
+    placement.check_batch(None, 96, plan)
 
 
 def test_more_devices_than_present_is_a_config_error():
     raw = dict(BASE, parallel={"devices": jax.local_device_count() + 1})
     with pytest.raises(ConfigError, match="parallel.devices"):
-        parallel.make_plan(config_lib.load(raw=raw).parallel)
+        placement.make_plan(config_lib.load(raw=raw).parallel)
 
 
 def test_unknown_mode_is_rejected():
@@ -208,10 +208,14 @@ def test_unknown_mode_is_rejected():
 
 
 def test_fsdp_splits_largest_divisible_dimension():
-    assert parallel._leaf_spec((64, 32), 8, 16) == jax.sharding.PartitionSpec(parallel.BATCH, None)
-    assert parallel._leaf_spec((30, 32), 8, 16) == jax.sharding.PartitionSpec(None, parallel.BATCH)
-    assert parallel._leaf_spec((30, 31), 8, 16) == jax.sharding.PartitionSpec()
-    assert parallel._leaf_spec((8,), 8, 16) == jax.sharding.PartitionSpec()  # too small
+    assert placement._leaf_spec((64, 32), 8, 16) == jax.sharding.PartitionSpec(
+        placement.BATCH, None
+    )
+    assert placement._leaf_spec((30, 32), 8, 16) == jax.sharding.PartitionSpec(
+        None, placement.BATCH
+    )
+    assert placement._leaf_spec((30, 31), 8, 16) == jax.sharding.PartitionSpec()
+    assert placement._leaf_spec((8,), 8, 16) == jax.sharding.PartitionSpec()  # too small
 
 
 # --------------------------------------------------------------------------- multi-process
@@ -271,8 +275,8 @@ def test_two_processes_train_together(tmp_path, fsdp):
     config = config_lib.load(raw=raw)
     training = build(config)
     split = training.dataset.splits["train"]
-    rows = [parallel.process_rows(len(split["x"]), rank, 2) for rank in range(2)]
-    schedule = parallel.localize(training, 2).schedule
+    rows = [placement.process_rows(len(split["x"]), rank, 2) for rank in range(2)]
+    schedule = placement.localize(training, 2).schedule
     assert schedule.batch_size == 32 and schedule.num_examples == 128
     step = jax.jit(training.train_step)
     state = training.state
@@ -300,14 +304,14 @@ def test_two_processes_train_together(tmp_path, fsdp):
 
 
 def test_process_rows_are_disjoint_and_equal():
-    rows = [parallel.process_rows(256, p, 3) for p in range(3)]
+    rows = [placement.process_rows(256, p, 3) for p in range(3)]
     assert [len(r) for r in rows] == [85, 85, 85]
     joined = np.concatenate(rows)
     assert len(set(joined.tolist())) == 255 and joined.max() < 256
     training = build(config_lib.load(raw=BASE))
-    schedule = parallel.localize(training, 3).schedule
+    schedule = placement.localize(training, 3).schedule
     assert (schedule.num_examples, schedule.batch_size) == (85, 64 // 3)
-    assert parallel.localize(training, 1) is training
+    assert placement.localize(training, 1) is training
 
 
 # --------------------------------------------------------------------------- launch config

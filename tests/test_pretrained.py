@@ -12,8 +12,8 @@ import jax
 import numpy as np
 import pytest
 
+from jaxcourse.inference.pretrained import PretrainedError, check_params, convert_h5
 from jaxcourse.models.inception_v3 import InceptionV3
-from jaxcourse.pretrained import PretrainedError, check_params, convert_h5
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -191,7 +191,7 @@ def test_inception_backbone_for_transfer(keras_model, tmp_path):
 
 
 def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch):
-    from jaxcourse import pretrained
+    from jaxcourse.inference import pretrained
 
     monkeypatch.setenv("JAXCOURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(pretrained, "WEIGHTS_URL", (tmp_path / "offline.h5").as_uri())

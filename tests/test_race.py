@@ -13,10 +13,11 @@ from conftest import REPO
 from PIL import Image
 
 from jaxcourse import config as config_lib
-from jaxcourse import optim, race
+from jaxcourse import optim
 from jaxcourse.errors import ConfigError
+from jaxcourse.race import simulate
+from jaxcourse.race.surfaces import SURFACES
 from jaxcourse.runners import run_experiment
-from jaxcourse.surfaces import SURFACES
 
 CONFIG = REPO / "configs" / "optimizer_race.yaml"
 
@@ -68,12 +69,12 @@ def _manual_run(lane, lr, start, steps):
 
 def test_fused_program_matches_separate_runs_for_every_lr_and_start():
     lanes = [
-        race.Lane("adam", optim.validate("adam"), SURFACES.get("rosenbrock")),
-        race.Lane("nag", optim.validate("nag"), SURFACES.get("saddle")),
+        simulate.Lane("adam", optim.validate("adam"), SURFACES.get("rosenbrock")),
+        simulate.Lane("nag", optim.validate("nag"), SURFACES.get("saddle")),
     ]
     lrs = [np.array([0.01, 0.05], np.float32), np.array([0.02], np.float32)]
     starts = [np.array([[-1.2, 1.0], [0.5, -0.5]], np.float32), np.array([[1.0, 1e-3]], np.float32)]
-    paths, alive = jax.jit(race.race_program(lanes, 25))(lrs, starts)
+    paths, alive = jax.jit(simulate.race_program(lanes, 25))(lrs, starts)
     assert paths[0].shape == (26, 2, 2, 2) and alive[1].shape == (26, 1, 1)
     for i, lane in enumerate(lanes):
         for j, lr in enumerate(lrs[i]):
@@ -85,14 +86,14 @@ def test_fused_program_matches_separate_runs_for_every_lr_and_start():
 
 
 def test_points_that_blow_up_are_frozen_and_counted_as_diverged():
-    lane = race.Lane("sgd", optim.validate("sgd"), SURFACES.get("rosenbrock"))
+    lane = simulate.Lane("sgd", optim.validate("sgd"), SURFACES.get("rosenbrock"))
     lrs, starts = [np.array([0.01], np.float32)], [np.array([[-1.5, 2.5]], np.float32)]
-    paths, alive = jax.jit(race.race_program([lane], 50))(lrs, starts)
+    paths, alive = jax.jit(simulate.race_program([lane], 50))(lrs, starts)
     p, a = np.asarray(paths[0])[:, 0], np.asarray(alive[0])[:, 0]
     assert not a[-1] and np.all(np.isfinite(p))
     lo, hi = lane.surface.box()
     assert np.all((p >= lo) & (p <= hi))
-    score = race.score_lane(lane.surface, p, a)
+    score = simulate.score_lane(lane.surface, p, a)
     assert score.diverged[0] and np.isinf(score.steps[0]) and np.isinf(score.final_loss[0])
 
 
@@ -101,11 +102,11 @@ def test_score_counts_arrival_only_when_it_stays():
     far, near = [5.0, 5.0], [1.01, 3.0]
     # arrives at step 2, leaves at 3, comes back for good at step 5
     path = np.array([far, far, near, far, far, near, near])[:, None, :]
-    score = race.score_lane(s, path, np.ones(path.shape[:2], bool))
+    score = simulate.score_lane(s, path, np.ones(path.shape[:2], bool))
     assert score.steps[0] == 5 and not score.diverged[0]
     saddle = SURFACES.get("saddle")  # escape when |y| >= 1
     path = np.array([[1.0, 0.0], [0.1, 0.5], [3.0, 0.9], [0.0, -1.2]])[:, None, :]
-    assert race.score_lane(saddle, path, np.ones((4, 1), bool)).steps[0] == 3
+    assert simulate.score_lane(saddle, path, np.ones((4, 1), bool)).steps[0] == 3
 
 
 # --------------------------------------------------------------------------- the experiment

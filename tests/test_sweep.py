@@ -8,10 +8,11 @@ import jax
 import numpy as np
 import pytest
 
-from jaxcourse import cli, stacked, sweep
+from jaxcourse import cli
 from jaxcourse import config as config_lib
+from jaxcourse.engine.rundir import RunDir, read_metrics
 from jaxcourse.errors import ConfigError
-from jaxcourse.rundir import RunDir, read_metrics
+from jaxcourse.parallel import stacked, sweep
 from jaxcourse.runners.supervised import TrainLoop, build
 
 LEARNING_RATES = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2]

@@ -13,12 +13,12 @@ from flax import linen as nn
 from PIL import Image
 
 from jaxcourse import config as config_lib
-from jaxcourse import projector, summary_images
+from jaxcourse.engine.rundir import read_metrics
+from jaxcourse.engine.writers import Histogram, JsonlWriter, MultiWriter, TensorBoardWriter
 from jaxcourse.errors import ConfigError
-from jaxcourse.rundir import read_metrics
 from jaxcourse.runners import run_experiment
-from jaxcourse.summaries import variable_summaries
-from jaxcourse.writers import Histogram, JsonlWriter, MultiWriter, TensorBoardWriter
+from jaxcourse.tensorboard import images, projector
+from jaxcourse.tensorboard.summaries import variable_summaries
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",
@@ -161,23 +161,23 @@ def test_writer_rejects_bad_images_and_hparams(tmp_path):
 
 def test_confusion_matrix_picture():
     counts = np.arange(16).reshape(4, 4)
-    picture = summary_images.confusion_matrix_image(counts, ["a", "b", "c", "d"], "t")
+    picture = images.confusion_matrix_image(counts, ["a", "b", "c", "d"], "t")
     assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
     assert picture.std() > 10  # something is drawn
 
 
 def test_image_batches_and_grids():
     flat = np.arange(2 * 16, dtype=np.float32).reshape(2, 16)
-    batch = summary_images.as_image_batch(flat)
+    batch = images.as_image_batch(flat)
     assert batch.shape == (2, 4, 4, 1) and batch.min() == 0 and batch.max() == 1
-    assert summary_images.as_image_batch(np.zeros((2, 15))) is None  # not a square
-    assert summary_images.as_image_batch(np.zeros((2, 1))) is None
-    picture = summary_images.grid(batch, cols=2, pad=1)
+    assert images.as_image_batch(np.zeros((2, 15))) is None  # not a square
+    assert images.as_image_batch(np.zeros((2, 1))) is None
+    picture = images.grid(batch, cols=2, pad=1)
     assert picture.shape == (6, 11, 1)
     np.testing.assert_array_equal(
         picture[1:5, 6:10, 0], (batch[1, :, :, 0] * 255 + 0.5).astype(np.uint8)
     )
-    captioned = summary_images.captioned_grid(batch, ["pred a / true b"] * 2)
+    captioned = images.captioned_grid(batch, ["pred a / true b"] * 2)
     assert captioned.shape[2] == 3
 
 

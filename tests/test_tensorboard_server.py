@@ -24,7 +24,7 @@ import pytest
 import synthetic_images
 
 from jaxcourse import config as config_lib
-from jaxcourse.rundir import read_metrics
+from jaxcourse.engine.rundir import read_metrics
 from jaxcourse.runners import run_experiment
 
 pytest.importorskip("tensorboard", reason="the tensorboard package serves the dashboards")

@@ -7,8 +7,8 @@ import optax
 import pytest
 
 from jaxcourse import config as config_lib
-from jaxcourse.checkpoint import load_checkpoint
 from jaxcourse.data import idx, mnist
+from jaxcourse.engine.checkpoint import load_checkpoint
 from jaxcourse.errors import ConfigError
 from jaxcourse.runners import run_experiment
 from jaxcourse.transfer import merge_backbone, partition_optimizer

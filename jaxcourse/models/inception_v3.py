@@ -2,8 +2,8 @@
 
 Every convolution is followed by batch normalisation without a scale (`gamma`) and a ReLU.
 The layers are created in Keras's order, so conv-BN unit `conv{i}` is Keras's i-th
-`conv2d`/`batch_normalization` pair and `jaxcourse.pretrained` can map the published ImageNet
-weights onto it by rank.
+`conv2d`/`batch_normalization` pair and `jaxcourse.inference.pretrained` can map the published
+ImageNet weights onto it by rank.
 
 Batch normalisation always uses its stored statistics (inference mode): they live in `params`
 (`mean`, `var`) behind a `stop_gradient`, so the model trains with the plain train step as a

@@ -189,7 +189,7 @@ class Schema:
         return cls(feats, data.get("metadata") or None)
 
     def save(self, path: str | Path) -> None:
-        from jaxcourse.rundir import write_atomic
+        from jaxcourse.engine.rundir import write_atomic
 
         write_atomic(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
 

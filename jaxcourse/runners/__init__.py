@@ -11,8 +11,8 @@ from pathlib import Path
 from jaxcourse import classification_report  # noqa: F401  (registers its hook)
 from jaxcourse import config as config_lib
 from jaxcourse.config import EXPERIMENTS
+from jaxcourse.engine.rundir import RunDir
 from jaxcourse.kernels import conv
-from jaxcourse.rundir import RunDir
 from jaxcourse.runners import (  # noqa: F401  (register their experiments)
     compare,
     multitask,
@@ -38,7 +38,7 @@ def run_experiment(
     rundir = RunDir(workdir or default_workdir(config_path, config))
     parallel = getattr(config, "parallel", None)
     if parallel is not None:  # join a multi-process run first; only process 0 writes files
-        from jaxcourse import distributed
+        from jaxcourse.parallel import distributed
 
         distributed.initialize(parallel.distributed)
         if not distributed.is_primary():

@@ -19,8 +19,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from jaxcourse import config as config_lib
 from jaxcourse import plots
 from jaxcourse.config import EXPERIMENTS, Section
+from jaxcourse.engine.rundir import RunDir, read_metrics
 from jaxcourse.errors import ConfigError
-from jaxcourse.rundir import RunDir, read_metrics
 from jaxcourse.runners import supervised
 
 

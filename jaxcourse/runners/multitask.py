@@ -28,14 +28,19 @@ from flax import serialization
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import optim, plots, train
-from jaxcourse.checkpoint import CheckpointConfig, RunCheckpoints
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryRef, Section, to_dict
+from jaxcourse.engine.checkpoint import CheckpointConfig, RunCheckpoints
+from jaxcourse.engine.progress import progress_bar
+from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
 from jaxcourse.models.multihead import MultiHeadCNN, MultiHeadCNNConfig, build_multihead
-from jaxcourse.pipeline import PipelineConfig, RecordPipeline, load_split, prefetch_to_device
-from jaxcourse.progress import progress_bar
 from jaxcourse.records import RecordFilesError, SchemaError
-from jaxcourse.rundir import RunDir
+from jaxcourse.records.pipeline import (
+    PipelineConfig,
+    RecordPipeline,
+    load_split,
+    prefetch_to_device,
+)
 
 PARAMS_FILE = "params.msgpack"
 TASKS_FILE = "tasks.json"

@@ -1,11 +1,11 @@
 """The `optimizer_race` experiment: optimizers racing on toy surfaces, one compiled program.
 
-Every chosen optimizer starts from every start point of every chosen surface; `jaxcourse.race`
-runs them all in one jitted scan. Optionally each optimizer's learning rate is first tuned per
-surface by a grid search, vmapped in the same program. Writes `race_<surface>.png` (contours,
-trajectories, distance curves), `race_<surface>.gif` (animation of the featured start),
-`race.md` (ranking tables), `metrics.jsonl` (one row per optimizer and surface) and
-`summary.json`.
+Every chosen optimizer starts from every start point of every chosen surface;
+`jaxcourse.race.simulate` runs them all in one jitted scan. Optionally each optimizer's learning
+rate is first tuned per surface by a grid search, vmapped in the same program. Writes
+`race_<surface>.png` (contours, trajectories, distance curves), `race_<surface>.gif` (animation of
+the featured start), `race.md` (ranking tables), `metrics.jsonl` (one row per optimizer and surface)
+and `summary.json`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, ValidationInfo, field_validator
 
-from jaxcourse import optim, race, race_plots
+from jaxcourse import optim
 from jaxcourse.config import (
     EXPERIMENTS,
     ExperimentConfig,
@@ -25,9 +25,10 @@ from jaxcourse.config import (
     RegistryRef,
     Section,
 )
+from jaxcourse.engine.rundir import RunDir, write_atomic
 from jaxcourse.errors import ConfigError
-from jaxcourse.rundir import RunDir, write_atomic
-from jaxcourse.surfaces import SURFACES, Surface
+from jaxcourse.race import plots, simulate
+from jaxcourse.race.surfaces import SURFACES, Surface
 
 MAX_RECORDED_BYTES = 2**30  # every position of every trajectory is kept in memory
 
@@ -127,11 +128,11 @@ def run(config: RaceConfig, rundir: RunDir) -> dict:
     names = labels(config.optimizers)
     surfaces = [SURFACES.get(s.name) for s in config.surfaces]
     lanes, lrs, starts = [], [], []
-    grid = race.learning_rate_grid(config.tune.low, config.tune.high, config.tune.num)
+    grid = simulate.learning_rate_grid(config.tune.low, config.tune.high, config.tune.num)
     for scfg, surface in zip(config.surfaces, surfaces, strict=True):
         s0 = start_points(scfg, surface, config.seed)
         for label, ocfg in zip(names, config.optimizers, strict=True):
-            lanes.append(race.Lane(label, ocfg, surface))
+            lanes.append(simulate.Lane(label, ocfg, surface))
             own = scfg.learning_rates.get(label, ocfg.learning_rate)
             lrs.append(grid if config.tune.enabled else np.array([own], np.float32))
             starts.append(s0)
@@ -145,7 +146,7 @@ def run(config: RaceConfig, rundir: RunDir) -> dict:
             f"{recorded / 2**30:.1f} GiB of positions (steps x trajectories x 8 bytes), more "
             f"than {MAX_RECORDED_BYTES / 2**30:.0f} GiB; use fewer steps, starts or grid points"
         )
-    program = jax.jit(race.race_program(lanes, config.steps))
+    program = jax.jit(simulate.race_program(lanes, config.steps))
     compiled = program.lower(lrs, starts).compile()
     t_compiled = time.perf_counter()
     paths, alive = jax.block_until_ready(compiled(lrs, starts))
@@ -155,7 +156,7 @@ def run(config: RaceConfig, rundir: RunDir) -> dict:
 
     results = []  # per lane: (chosen lr index, score)
     for lane, lr, p, a in zip(lanes, lrs, paths, alive, strict=True):
-        scores = [race.score_lane(lane.surface, p[:, j], a[:, j]) for j in range(len(lr))]
+        scores = [simulate.score_lane(lane.surface, p[:, j], a[:, j]) for j in range(len(lr))]
         best = min(range(len(lr)), key=lambda j: scores[j].key())
         results.append((best, scores[best]))
 
@@ -175,11 +176,11 @@ def run(config: RaceConfig, rundir: RunDir) -> dict:
         lane_paths = [paths[i][:, results[i][0]] for i in block]
         featured = [float(results[i][1].steps[0]) for i in block]
         if config.plots:
-            race_plots.race_figure(
+            plots.race_figure(
                 surface, names, lane_paths, featured, rundir.file(f"race_{surface.name}.png")
             )
         if config.animation.enabled:
-            race_plots.race_animation(
+            plots.race_animation(
                 surface,
                 names,
                 lane_paths,
@@ -214,7 +215,7 @@ def run(config: RaceConfig, rundir: RunDir) -> dict:
     return summary
 
 
-def _row(label: str, lr: float, score: race.LaneScore) -> dict:
+def _row(label: str, lr: float, score: simulate.LaneScore) -> dict:
     reached = np.isfinite(score.steps)
     return {
         "optimizer": label,

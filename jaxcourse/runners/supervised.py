@@ -19,15 +19,15 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from jaxcourse import data as data_lib
 from jaxcourse import losses, metrics, models, optim, plots, train
-from jaxcourse import parallel as parallel_lib
-from jaxcourse.checkpoint import CheckpointConfig
 from jaxcourse.config import EXPERIMENTS, ExperimentConfig, RegistryName, RegistryRef, Section
 from jaxcourse.data.batching import BatchSchedule
+from jaxcourse.engine.checkpoint import CheckpointConfig
+from jaxcourse.engine.hooks import make_hooks
+from jaxcourse.engine.progress import progress_bar
+from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError, NonFiniteLossError
-from jaxcourse.hooks import make_hooks
-from jaxcourse.progress import progress_bar
-from jaxcourse.rundir import RunDir
-from jaxcourse.summary_hook import LoggingConfig
+from jaxcourse.parallel import placement as parallel_lib
+from jaxcourse.tensorboard.hook import LoggingConfig
 
 
 class TrainConfig(Section):

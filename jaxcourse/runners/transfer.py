@@ -16,8 +16,8 @@ from pydantic import Field
 from jaxcourse import losses, metrics, optim, train
 from jaxcourse import transfer as transfer_lib
 from jaxcourse.config import EXPERIMENTS, Section, to_dict
+from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
-from jaxcourse.rundir import RunDir
 from jaxcourse.runners import supervised
 
 
@@ -75,7 +75,7 @@ def _backbone_params(config: TransferConfig):
     if cfg.source == "checkpoint":
         if not cfg.run_dir:
             raise ConfigError("config key 'backbone.run_dir': needed for source=checkpoint")
-        from jaxcourse.checkpoint import config_differences, load_checkpoint
+        from jaxcourse.engine.checkpoint import config_differences, load_checkpoint
 
         step = int(cfg.step) if cfg.step.isdigit() else cfg.step
         params, meta, step = load_checkpoint(cfg.run_dir, step)
@@ -87,7 +87,7 @@ def _backbone_params(config: TransferConfig):
                 "trained with another model config:\n    " + "\n    ".join(diffs)
             )
         return params, f"checkpoint '{cfg.run_dir}' step {step}"
-    from jaxcourse.pretrained import convert_h5, weights_path
+    from jaxcourse.inference.pretrained import convert_h5, weights_path
 
     if config.model.name != "inception_v3":
         raise ConfigError(

@@ -1,4 +1,4 @@
-"""A TF1 graph as a JAX function, so `jaxcourse.graph_export` can show its jaxpr.
+"""A TF1 graph as a JAX function, so `jaxcourse.graph.export` can show its jaxpr.
 
 Every op is evaluated inside `jax.named_scope(op.name)`, so the jaxpr's equations carry the
 TF names (`layer1/MatMul`) and TensorBoard shows name scopes as groups. Variables and
@@ -11,9 +11,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxcourse import graph_export
 from jaxcourse.compat.v1.graph import Graph, Operation, Tensor, symbolic_batch_dim
 from jaxcourse.compat.v1.session import Evaluation, execution_order
+from jaxcourse.graph import export as graph_export
 
 
 def _targets(graph: Graph, fetches) -> list[Operation]:

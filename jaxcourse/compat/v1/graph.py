@@ -290,7 +290,7 @@ class Graph:
 
     def to_svg(self, fetches=None) -> str:
         """SVG of `to_dot` (Graphviz's `dot` must be installed)."""
-        from jaxcourse import graph_export
+        from jaxcourse.graph import export as graph_export
 
         return graph_export.render_svg(self.to_dot(fetches))
 

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from jaxcourse import config as config_lib
-from jaxcourse import graph_export
 from jaxcourse.errors import ConfigError
+from jaxcourse.graph import export as graph_export
 
 
 def write_train_step_graph(config_path: str, overrides: list[str], logdir: str) -> dict:

@@ -31,9 +31,9 @@ from pydantic import Field, PositiveInt
 from jaxcourse import train
 from jaxcourse.config import Section
 from jaxcourse.data.batching import BatchSchedule
-from jaxcourse.distributed import DistributedConfig
+from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
 from jaxcourse.errors import ConfigError
-from jaxcourse.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.parallel.distributed import DistributedConfig
 
 AXIS = "data"  # the pmap axis name that gradients are averaged over
 HOSTS, DEVICES = "hosts", "devices"  # mesh axes: processes × devices of each process

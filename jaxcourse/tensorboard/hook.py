@@ -21,11 +21,14 @@ import jax
 import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from jaxcourse import graph_export, metrics, projector, summary_images
+from jaxcourse import metrics
 from jaxcourse.config import Section, to_dict
-from jaxcourse.hooks import HOOK_FACTORIES, Hook
-from jaxcourse.summaries import variable_summaries
-from jaxcourse.writers import JsonlWriter, MetricWriter, MultiWriter, TensorBoardWriter
+from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.engine.writers import JsonlWriter, MetricWriter, MultiWriter, TensorBoardWriter
+from jaxcourse.graph import export as graph_export
+from jaxcourse.tensorboard import images as image_summaries
+from jaxcourse.tensorboard import projector
+from jaxcourse.tensorboard.summaries import variable_summaries
 
 
 class ImagesConfig(Section):
@@ -140,9 +143,9 @@ class SummaryHook(Hook):
             self._write_graph(loop)
         if self.cfg.images.inputs:
             x = self.training.dataset.splits["train"]["x"][: self.cfg.images.inputs]
-            images = summary_images.as_image_batch(x)
+            images = image_summaries.as_image_batch(x)
             if images is not None:
-                picture = summary_images.grid(images, scale=2 if images.shape[1] <= 64 else 1)
+                picture = image_summaries.grid(images, scale=2 if images.shape[1] <= 64 else 1)
                 self.writer.write_images(step, {"inputs": picture})
         self._write_variables(loop, step, histograms=self.cfg.histograms_every > 0)
 
@@ -276,15 +279,15 @@ class SummaryHook(Hook):
             counts = metrics.confusion_matrix(labels, predicted, len(self.class_names))
             accuracy = float(np.mean(predicted == labels))
             title = f"step {loop.step}: accuracy {accuracy:.4f} on {len(labels)} examples"
-            out["confusion_matrix"] = summary_images.confusion_matrix_image(
+            out["confusion_matrix"] = image_summaries.confusion_matrix_image(
                 counts, self.class_names, title
             )
         wrong = np.flatnonzero(predicted != labels)[: icfg.misclassified]
-        images = summary_images.as_image_batch(x[wrong]) if len(wrong) else None
+        images = image_summaries.as_image_batch(x[wrong]) if len(wrong) else None
         if icfg.misclassified and images is not None:
             name = lambda i: self.class_names[i] if i < len(self.class_names) else str(i)
             captions = [f"pred {name(predicted[i])} / true {name(labels[i])}" for i in wrong]
-            out["misclassified"] = summary_images.captioned_grid(images, captions)
+            out["misclassified"] = image_summaries.captioned_grid(images, captions)
         if out:
             self.writer.write_images(loop.step, out)
         self._images_step = loop.step
@@ -303,7 +306,7 @@ class SummaryHook(Hook):
             embeddings["hidden"] = hidden
         if "pixels" in pcfg.sources:
             embeddings["pixels"] = np.asarray(x, np.float32).reshape(len(x), -1)
-        images = summary_images.as_image_batch(x) if pcfg.sprite else None
+        images = image_summaries.as_image_batch(x) if pcfg.sprite else None
         projector.write_projector(
             self.logdir,
             embeddings,

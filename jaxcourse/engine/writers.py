@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxcourse.rundir import write_atomic
+from jaxcourse.engine.rundir import write_atomic
 
 Scalar = int | float
 HParam = bool | int | float | str

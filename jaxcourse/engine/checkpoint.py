@@ -28,9 +28,9 @@ from orbax.checkpoint import checkpoint_managers as policies
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from jaxcourse.config import Section, to_dict
+from jaxcourse.engine.hooks import HOOK_FACTORIES, Hook
+from jaxcourse.engine.rundir import write_atomic
 from jaxcourse.errors import ConfigError, JaxcourseError
-from jaxcourse.hooks import HOOK_FACTORIES, Hook
-from jaxcourse.rundir import write_atomic
 from jaxcourse.train import TrainState
 
 CKPT_SUBDIR = "ckpt"

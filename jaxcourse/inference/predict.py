@@ -1,9 +1,9 @@
 """Classify image files with an exported model, without importing any model code.
 
 `Predictor.load(export_dir)` reads `manifest.json`, `params.npz` and `model.stablehlo` (see
-`jaxcourse.export`) and checks them against each other. `classify(paths)` decodes each image
-with Pillow (any size or format), converts and resizes it as the manifest says, and runs the
-deserialized StableHLO function on the batch. Unreadable images are reported and skipped.
+`jaxcourse.inference.export`) and checks them against each other. `classify(paths)` decodes
+each image with Pillow (any size or format), converts and resizes it as the manifest says, and
+runs the deserialized StableHLO function on the batch. Unreadable images are reported and skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxcourse.export import FORMAT, MANIFEST_FILE, ExportError
+from jaxcourse.inference.export import FORMAT, MANIFEST_FILE, ExportError
 
 RESAMPLE = {"bilinear": "BILINEAR", "bicubic": "BICUBIC", "nearest": "NEAREST", "box": "BOX"}
 

@@ -185,8 +185,8 @@ def inception_v3_predictor(weights: str | Path | None = None):
     """A `Predictor` for ImageNet photos: 299×299 RGB scaled to [-1, 1], 1000 labels."""
     import jax
 
-    from jaxcourse.export import image_preprocessing
-    from jaxcourse.predict import Predictor
+    from jaxcourse.inference.export import image_preprocessing
+    from jaxcourse.inference.predict import Predictor
 
     model, params = load_inception_v3(weights)
     labels = imagenet_labels()

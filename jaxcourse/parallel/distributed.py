@@ -20,8 +20,8 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from jaxcourse.config import Section
+from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
-from jaxcourse.rundir import RunDir
 
 ENV_COORDINATOR = "JAXCOURSE_COORDINATOR_ADDRESS"
 ENV_NUM_PROCESSES = "JAXCOURSE_NUM_PROCESSES"

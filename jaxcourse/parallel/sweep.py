@@ -2,7 +2,7 @@
 
 Every combination of the given values is one variant of the config. Variants that differ
 only in `seed` and numeric optimizer options are trained together in one compiled program
-(`jaxcourse.stacked`); any other difference (model, data, batch size, ...) means separate
+(`jaxcourse.parallel.stacked`); any other difference (model, data, batch size, ...) means separate
 runs. Each variant writes its usual run directory under the sweep directory, which also gets
 `sweep.json`, `sweep.md` (one table of all variants) and `sweep.png` (their loss curves).
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 
 from jaxcourse import config as config_lib
+from jaxcourse.engine.rundir import RunDir, read_metrics, write_atomic
 from jaxcourse.errors import ConfigError, NonFiniteLossError
-from jaxcourse.rundir import RunDir, read_metrics, write_atomic
 
 STACKABLE_TOP_LEVEL = {"seed"}  # besides numeric optimizer options
 TABLE_METRICS = ("loss", "accuracy", "mse")
@@ -154,7 +154,7 @@ def groups(variants: list[Variant], stacked: bool = True) -> list[list[Variant]]
 
 def _run_group(group: list[Variant]) -> str | None:
     """Train `group` in one program; returns why not when it had to fall back (then None runs)."""
-    from jaxcourse import stacked
+    from jaxcourse.parallel import stacked
 
     try:
         prepared = stacked.prepare([v.config for v in group])

@@ -8,7 +8,7 @@ An export directory holds three files:
 - `manifest.json`: what the function takes and gives (input name/shape/dtype, how to turn an
   image file into an input, output names, class labels) and where it came from.
 
-`jaxcourse.predict` loads and runs it importing only jax, numpy and Pillow: the JAX
+`jaxcourse.inference.predict` loads and runs it importing only jax, numpy and Pillow: the JAX
 counterpart of loading the course's frozen `classify_image_graph_def.pb`.
 """
 
@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcourse.engine.rundir import write_atomic
 from jaxcourse.errors import JaxcourseError
-from jaxcourse.rundir import write_atomic
 
 FORMAT = "jaxcourse-export/1"
 FUNCTION_FILE, PARAMS_FILE, MANIFEST_FILE = "model.stablehlo", "params.npz", "manifest.json"
@@ -142,8 +142,8 @@ def export_run(
     """
     from jaxcourse import config as config_lib
     from jaxcourse import models
-    from jaxcourse.checkpoint import load_checkpoint
     from jaxcourse.data.spec import DataSpec
+    from jaxcourse.engine.checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)
     params, meta, step = load_checkpoint(run_dir, which)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcourse.writers import Histogram, widen_range
+from jaxcourse.engine.writers import Histogram, widen_range
 
 STATISTICS = ("mean", "stddev", "max", "min")
 

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from flax import linen as nn
 
-from jaxcourse.rundir import write_atomic
+from jaxcourse.engine.rundir import write_atomic
 
 CONFIG_FILE = "projector_config.pbtxt"
 ASSET_DIR = "projector"

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcourse import optim
-from jaxcourse.surfaces import Surface
+from jaxcourse.race.surfaces import Surface
 
 
 @dataclass(frozen=True)

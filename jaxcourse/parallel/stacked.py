@@ -23,7 +23,7 @@ import optax
 
 from jaxcourse import config as config_lib
 from jaxcourse import optim, train
-from jaxcourse.rundir import RunDir
+from jaxcourse.engine.rundir import RunDir
 from jaxcourse.runners.supervised import SupervisedConfig, Training, build, total_steps
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from jaxcourse.plots import new_figure, save
-from jaxcourse.surfaces import Surface
+from jaxcourse.race.surfaces import Surface
 
 # matplotlib's "tab10" colours, one per optimizer
 COLORS = tuple(f"C{i}" for i in range(10))

@@ -1,0 +1,1 @@
+"""The training engine: one loop, its hooks, checkpoints, run directory, writers, progress."""

@@ -1,0 +1,1 @@
+"""Graphs of JAX functions (jaxpr as text, DOT/SVG, TensorBoard GraphDef) and `jaxcourse graph`."""

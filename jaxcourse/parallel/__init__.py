@@ -1,0 +1,1 @@
+"""Scale: data parallelism over devices (sharding, pmap), several hosts, sweeps."""

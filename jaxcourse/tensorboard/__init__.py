@@ -1,0 +1,1 @@
+"""TensorBoard: parameter summaries, images, projector, the summary hook, the server."""
