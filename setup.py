@@ -1,9 +1,9 @@
-"""Build of the optional oneDNN convolution extension (metadata lives in pyproject.toml).
+"""Build of the optional oneDNN extension (metadata lives in pyproject.toml).
 
-`jaxcourse.kernels._onednn` (oneDNN convolutions and LSTM for XLA, csrc/) is compiled when a C++17 compiler, oneDNN's headers and
-library (Debian/Ubuntu: `apt install libdnnl-dev`) and jaxlib's XLA FFI headers are found;
-otherwise it is skipped and jaxcourse runs XLA's own convolutions. `JAXCOURSE_ONEDNN_ROOT`
-points at a oneDNN installed elsewhere (its include/ and lib/).
+`jaxcourse.kernels._onednn` (oneDNN convolutions and LSTM for XLA, csrc/) is compiled when a
+C++17 compiler, oneDNN's headers and library (Debian/Ubuntu: `apt install libdnnl-dev`) and
+jaxlib's XLA FFI headers are found; otherwise it is skipped and jaxcourse runs XLA's kernels.
+`JAXCOURSE_ONEDNN_ROOT` points at a oneDNN installed elsewhere (its include/ and lib/).
 """
 
 import importlib.util
