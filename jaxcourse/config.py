@@ -363,6 +363,16 @@ def _reference_lines(cls: type[Section], pad: str, out: list[str], skip=("",)) -
             out.append(f"{pad}{fname}: {_yaml_value(default)}  {comment}")
 
 
+class PerfConfig(Section):
+    """Kernel choices that change speed, never results (docs/performance.md)."""
+
+    conv_backend: typing.Literal["xla", "onednn", "auto"] = Field(
+        "auto",
+        description="2-D convolutions: xla = XLA's kernels; onednn = oneDNN on CPU (an error "
+        "where it cannot run); auto = oneDNN where it can run, XLA elsewhere.",
+    )
+
+
 class ExperimentConfig(Section):
     """Keys every experiment has."""
 
@@ -373,6 +383,7 @@ class ExperimentConfig(Section):
     workdir: str | None = Field(
         None, description="Where the run writes its files; null = runs/<config file name>."
     )
+    perf: PerfConfig = Field(default_factory=PerfConfig, description="Kernel choices (speed).")
 
 
 def validate_component(registry: Registry, raw: dict, key: str) -> Component:

@@ -1,8 +1,10 @@
 """The workloads in jaxcourse: registry models, `train.make_train_step`, data on device.
 
-Two variants: `tuned` (jaxcourse set up for speed: its fastest model lowering, several steps
+Variants: `tuned` (jaxcourse set up for speed: its fastest model lowering, several steps
 fused into one compiled call, XLA flags from `jaxcourse.perf`, no gradient-norm metric, which
-the peers do not compute either) and `plain` (one jitted step per call on the plain models
+the peers do not compute either; oneDNN's convolutions and LSTM where available),
+`tuned-xla` (the same on XLA's own kernels: `perf.conv_backend: xla`, Flax's LSTM cell) and
+`plain` (one jitted step per call on the plain models
 with the default metrics: the baseline the tuning is measured against). `devices=2` splits
 each batch over two XLA host devices (data parallel over the CPU's cores; an experiment, see
 docs/performance.md)."""
@@ -73,14 +75,19 @@ class Trainer:
         from jaxcourse import losses, models, optim
         from jaxcourse.config import validate_component
         from jaxcourse.data.spec import DataSpec
+        from jaxcourse.kernels import conv
 
         spec = DataSpec(IMAGE, "classification", 10)
         name = workload.name
         model_cfg = MODEL_CONFIGS[name]
         k, unroll = 1, 1
-        if variant == "tuned":
+        if variant.startswith("tuned"):
             model_cfg = TUNED_MODELS.get(name, model_cfg)
             k, unroll = TUNED_STEPS[name]
+        if variant == "tuned-xla":  # the same, on XLA's own kernels (no oneDNN calls)
+            conv.set_backend("xla")
+            if name == "lstm":
+                model_cfg = {**model_cfg, "implementation": "flax"}
         if steps_per_call is not None:
             k = steps_per_call
         model = models.build(validate_component(models.MODELS, model_cfg, "model"), spec)

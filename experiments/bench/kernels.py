@@ -21,23 +21,38 @@ import numpy as np
 from experiments.bench.timing import rerun_with_xla_flags, use_jaxcourse_xla_flags
 
 
-def kernels() -> dict:
+def kernels(conv_backends: tuple[str, ...] = ("xla",)) -> dict:
     """name -> (function, arguments, FLOPs per call or 0). A function that returns its own
-    (updated) arguments runs with them donated, its outputs fed back as the next arguments."""
+    (updated) arguments runs with them donated, its outputs fed back as the next arguments.
+    The convolutions are timed once per backend in `conv_backends` (`perf.conv_backend`)."""
     import jax
     import jax.numpy as jnp
     import optax
 
-    from jaxcourse.models.fast_conv import conv_same, max_pool_2x2_first
+    from jaxcourse.kernels.conv import conv2d
+    from jaxcourse.kernels.onednn_conv import conv2d_onednn
+    from jaxcourse.models.fast_conv import max_pool_2x2_first
 
     rng = np.random.default_rng(0)
 
     def normal(*shape, scale=1.0):
         return jnp.asarray(rng.standard_normal(shape, np.float32) * scale)
 
-    def conv_vjp(wrt):
+    def convolution(backend):
+        """conv2d by `backend`; `onednn-blocked`: oneDNN in its own blocked layout."""
+        if backend == "onednn-blocked":
+            return lambda x, w: conv2d_onednn(x, w, None, (1, 1), ((2, 2), (2, 2)), False, True)
+        return lambda x, w: conv2d(x, w, backend_name=backend)
+
+    def conv_forward(backend):
+        conv = convolution(backend)
+        return lambda x, w, dy: conv(x, w)
+
+    def conv_vjp(backend, wrt):
+        conv = convolution(backend)
+
         def run(x, w, dy):
-            return jax.vjp(lambda *a: conv_same(*a), x, w)[1](dy)[wrt]
+            return jax.vjp(conv, x, w)[1](dy)[wrt]
 
         return run
 
@@ -71,12 +86,17 @@ def kernels() -> dict:
     conv1_flops = 2 * 100 * 28 * 28 * 32 * 25
     conv2_flops = 2 * 100 * 14 * 14 * 64 * 32 * 25
     fc_flops = 2 * 100 * 3136 * 1024
+    convs = {}
+    for b in conv_backends:
+        convs |= {
+            f"conv1 forward [{b}]": (conv_forward(b), c1, conv1_flops),
+            f"conv1 weight gradient [{b}]": (conv_vjp(b, 1), c1, conv1_flops),
+            f"conv2 forward [{b}]": (conv_forward(b), c2, conv2_flops),
+            f"conv2 input gradient [{b}]": (conv_vjp(b, 0), c2, conv2_flops),
+            f"conv2 weight gradient [{b}]": (conv_vjp(b, 1), c2, conv2_flops),
+        }
     return {
-        "conv1 forward": (lambda x, w, dy: conv_same(x, w), c1, conv1_flops),
-        "conv1 weight gradient": (conv_vjp(1), c1, conv1_flops),
-        "conv2 forward": (lambda x, w, dy: conv_same(x, w), c2, conv2_flops),
-        "conv2 input gradient": (conv_vjp(0), c2, conv2_flops),
-        "conv2 weight gradient": (conv_vjp(1), c2, conv2_flops),
+        **convs,
         "fc1 forward": (lambda x, w, dy: x @ w, fc, fc_flops),
         "fc1 input + weight gradients": (dense_vjp, fc, 2 * fc_flops),
         "pool1 forward + backward": (pool, (c1[2], normal(100, 14, 14, 32)), 0),
@@ -85,10 +105,11 @@ def kernels() -> dict:
     }
 
 
-def measure(rounds: int, calls: int) -> list[tuple[str, float, float, float]]:
+def measure(rounds: int, calls: int, conv_backends: tuple[str, ...]):
+    """[(kernel, wall s, CPU s, FLOPs)] per call, medians over `rounds` alternating blocks."""
     import jax
 
-    table = kernels()
+    table = kernels(conv_backends)
     args = {name: list(a) for name, (_, a, _) in table.items()}
     carries = {name: fn.__name__ == "adam" for name, (fn, _, _) in table.items()}
     compiled = {
@@ -125,19 +146,26 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--calls", type=int, default=20, help="calls per timed block")
     p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
+    p.add_argument(
+        "--conv-backends", default="xla,onednn",
+        help="comma-separated perf.conv_backend values whose convolutions are timed "
+        "(and onednn-blocked: oneDNN in its own blocked layout)",
+    )
     args = p.parse_args(argv)
     if args.xla_flags is not None:
-        argv = ["--rounds", str(args.rounds), "--calls", str(args.calls)]
+        argv = ["--rounds", str(args.rounds), "--calls", str(args.calls),
+                "--conv-backends", args.conv_backends]
         return rerun_with_xla_flags("experiments.bench.kernels", args.xla_flags, argv)
     use_jaxcourse_xla_flags()
     print("| kernel | wall ms | CPU ms | GFLOP/s | cores busy |")
     print("|---|---|---|---|---|")
     total = 0.0
-    for name, wall, cpu, flops in measure(args.rounds, args.calls):
+    backends = tuple(args.conv_backends.split(","))
+    for name, wall, cpu, flops in measure(args.rounds, args.calls, backends):
         rate = f"{flops / wall / 1e9:,.0f}" if flops else "–"
         print(f"| {name} | {wall * 1e3:.2f} | {cpu * 1e3:.2f} | {rate} | {cpu / wall:.2f} |")
         total += wall
-    print(f"\nsum of the kernels' wall times: {total * 1e3:.1f} ms")
+    print(f"\nsum of the kernels' wall times (every backend's convolutions): {total * 1e3:.1f} ms")
     return 0
 
 

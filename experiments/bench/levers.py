@@ -1,8 +1,10 @@
 """The CNN's speed levers, one at a time, measured against each other in one process.
 
-`python -m experiments.bench.levers [--rounds 4] [--xla-flags "..."]` trains the course CNN
-(Adam, batch 100, Fashion-MNIST-sized random data resident on the device) with a cumulative
-list of changes, alternating timed blocks between them, and prints examples/s (median) and CPU
+`python -m experiments.bench.levers [--model cnn|lstm] [--rounds 4] [--xla-flags "..."]` trains
+the course CNN or LSTM (Adam, batch 100, Fashion-MNIST-sized random data resident on the
+device) with a list of changes (for the CNN cumulative, the last ones with oneDNN's
+convolutions, `perf.conv_backend`; for the LSTM its implementations), alternating timed
+blocks between them, and prints examples/s (median) and CPU
 milliseconds per step (all threads; steadier than wall time on a shared machine). XLA flags
 apply to a whole process: compare flag sets by running the script once per set (`--xla-flags`
 re-runs it in a child process with XLA_FLAGS set, jaxcourse's own flags switched off).
@@ -18,17 +20,67 @@ import numpy as np
 
 from experiments.bench.timing import rerun_with_xla_flags, use_jaxcourse_xla_flags
 
-LEVERS = (
-    # (label, model config, grad_norm metric, steps per call, unroll)
-    ("cnn, 1 step a call (plain)", {"name": "cnn"}, True, 1, 1),
-    ("fast_cnn (pool first, first-max gradient)", {"name": "fast_cnn"}, True, 1, 1),
-    ("fast_cnn, patches for conv1", {"name": "fast_cnn", "first_conv": "patches"}, True, 1, 1),
-    ("fast_cnn, no grad_norm metric", {"name": "fast_cnn"}, False, 1, 1),
-    ("fast_cnn, no grad_norm, 5 steps a call unrolled", {"name": "fast_cnn"}, False, 5, True),
+FAST = {"name": "fast_cnn"}
+HOISTED = {"name": "lstm", "implementation": "hoisted"}
+CNN_LEVERS = (
+    # (label, model config, grad_norm metric, steps per call, unroll, perf.conv_backend)
+    ("cnn, 1 step a call (plain)", {"name": "cnn"}, True, 1, 1, "xla"),
+    ("fast_cnn (pool first, first-max gradient)", FAST, True, 1, 1, "xla"),
+    ("fast_cnn, patches for conv1", {**FAST, "first_conv": "patches"}, True, 1, 1, "xla"),
+    ("fast_cnn, no grad_norm metric", FAST, False, 1, 1, "xla"),
+    ("fast_cnn, no grad_norm, 5 steps a call unrolled", FAST, False, 5, True, "xla"),
+    (
+        "fast_cnn, no grad_norm, 5 steps unrolled, oneDNN convolutions",
+        FAST,
+        False,
+        5,
+        True,
+        "onednn",
+    ),
+    (
+        "cnn (conv+bias+ReLU fused by oneDNN), no grad_norm, 5 steps unrolled",
+        {"name": "cnn"},
+        False,
+        5,
+        True,
+        "onednn",
+    ),
+    ("cnn, 1 step a call (plain), oneDNN convolutions", {"name": "cnn"}, True, 1, 1, "onednn"),
 )
+LSTM_LEVERS = (
+    (
+        "lstm, Flax OptimizedLSTMCell in nn.RNN, 1 step a call",
+        {"name": "lstm", "implementation": "flax"},
+        True,
+        1,
+        1,
+        "xla",
+    ),
+    (
+        "lstm, Flax cell, no grad_norm, 10 steps a call",
+        {"name": "lstm", "implementation": "flax"},
+        False,
+        10,
+        1,
+        "xla",
+    ),
+    ("lstm, hoisted matmuls, no grad_norm, 10 steps a call", HOISTED, False, 10, 1, "xla"),
+    ("lstm, hoisted, time loop unrolled ×4", {**HOISTED, "unroll": 4}, False, 10, 1, "xla"),
+    (
+        "lstm, oneDNN's LSTM primitive, no grad_norm, 10 steps a call",
+        {"name": "lstm", "implementation": "onednn"},
+        False,
+        10,
+        1,
+        "xla",
+    ),
+)
+LEVERS = {"cnn": CNN_LEVERS, "lstm": LSTM_LEVERS}
 
 
-def measure(rounds: int, steps: int) -> list[tuple[str, float, float, float]]:
+def measure(
+    rounds: int, steps: int, workload: str = "cnn"
+) -> list[tuple[str, float, float, float]]:
     import jax
     import jax.numpy as jnp
     import optax
@@ -38,6 +90,7 @@ def measure(rounds: int, steps: int) -> list[tuple[str, float, float, float]]:
     from jaxcourse import losses, models, train
     from jaxcourse.config import validate_component
     from jaxcourse.data.spec import DataSpec
+    from jaxcourse.kernels.conv import using_backend
 
     spec = DataSpec((28, 28, 1), "classification", 10)
     rng = np.random.default_rng(0)
@@ -48,16 +101,18 @@ def measure(rounds: int, steps: int) -> list[tuple[str, float, float, float]]:
     order = batch_indices(n, steps * (rounds + 2) + 10)
     loss = losses.LOSSES.get("softmax_cross_entropy")
     runs = []
-    for label, cfg, grad_norm, k, unroll in LEVERS:
+    for label, cfg, grad_norm, k, unroll, conv_backend in LEVERS[workload]:
         model = models.build(validate_component(models.MODELS, cfg, "model"), spec)
-        tx = optax.adam(1e-4)
-        p = jax.tree_util.tree_map(jnp.asarray, flax_params("cnn", initial_params("cnn")))
+        tx = optax.adam(1e-4 if workload == "cnn" else 1e-3)
+        p = flax_params(workload, initial_params(workload))
+        p = jax.tree_util.tree_map(jnp.asarray, p)
         state = train.TrainState(jnp.zeros((), jnp.int32), p, tx.init(p), jax.random.key(0))
         step = train.make_train_step(model.apply, loss, tx, grad_norm=grad_norm)
         fn = jax.jit(train.make_indexed_step(step, k, unroll), donate_argnums=0)
         start = time.perf_counter()
         idx = order[:k] if k > 1 else order[0]
-        state, _ = fn(state, data, idx)
+        with using_backend(conv_backend):  # the model is traced by this first call
+            state, _ = fn(state, data, idx)
         jax.block_until_ready(state)
         runs.append([label, k, fn, state, time.perf_counter() - start, [], []])
     position = 10
@@ -77,17 +132,18 @@ def measure(rounds: int, steps: int) -> list[tuple[str, float, float, float]]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.bench.levers", description=__doc__)
+    p.add_argument("--model", choices=sorted(LEVERS), default="cnn", help="whose levers")
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--steps", type=int, default=20, help="steps per timed block (multiple of 5)")
     p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
     args = p.parse_args(argv)
     if args.xla_flags is not None:
-        argv = ["--rounds", str(args.rounds), "--steps", str(args.steps)]
+        argv = ["--model", args.model, "--rounds", str(args.rounds), "--steps", str(args.steps)]
         return rerun_with_xla_flags("experiments.bench.levers", args.xla_flags, argv)
     use_jaxcourse_xla_flags()
     print("| variant | examples/s | CPU ms/step | compile + first call s |")
     print("|---|---|---|---|")
-    for label, rate, cpu, first in measure(args.rounds, args.steps):
+    for label, rate, cpu, first in measure(args.rounds, args.steps, args.model):
         print(f"| {label} | {rate:,.0f} | {cpu:.1f} | {first:.1f} |")
     return 0
 

@@ -18,17 +18,17 @@ import numpy as np
 
 from experiments.bench.workloads import WORKLOADS, batch_indices, initial_params
 
-FRAMEWORKS = ("jax", "jax-plain", "jax-2dev", "torch", "tf-graph", "tf-function")
+FRAMEWORKS = ("jax", "jax-xla", "jax-plain", "jax-2dev", "torch", "tf-graph", "tf-function")
 
 
 def trainer_factory(framework: str):
     """A function (workload, x, y, params, seed, steps_per_call) -> trainer, for `framework`.
 
     Importing the framework happens here, so that it is not counted as build time."""
-    if framework in ("jax", "jax-plain", "jax-2dev"):
+    if framework in ("jax", "jax-xla", "jax-plain", "jax-2dev"):
         from experiments.bench.jax_trainer import Trainer
 
-        variant = "plain" if framework == "jax-plain" else "tuned"
+        variant = {"jax-plain": "plain", "jax-xla": "tuned-xla"}.get(framework, "tuned")
         devices = 2 if framework == "jax-2dev" else 1
         return lambda w, x, y, p, seed, k: Trainer(w, x, y, p, seed, variant, k, devices)
     if framework == "torch":

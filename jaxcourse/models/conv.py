@@ -7,6 +7,7 @@ from flax import linen as nn
 from pydantic import Field, PositiveInt
 
 from jaxcourse.data.spec import DataSpec
+from jaxcourse.kernels.conv import conv2d
 from jaxcourse.models.registry import MODELS, ModelConfig
 
 
@@ -38,6 +39,23 @@ class CNNConfig(ModelConfig):
     )
 
 
+class ConvReLU(nn.Module):
+    """SAME convolution + bias → ReLU, with `nn.Conv`'s parameters (`kernel` HWIO, `bias`);
+    by oneDNN with the bias and ReLU fused where `perf.conv_backend` allows (`kernels.conv`)."""
+
+    features: int
+    kernel_size: int
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,))
+        return conv2d(x, kernel, bias=bias, relu=True)
+
+
 class CNN(nn.Module):
     """conv → ReLU → pool (per entry of `conv_features`), dense → ReLU → dropout → dense.
 
@@ -54,10 +72,8 @@ class CNN(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         x, init = as_image(x), course_initializers(self.course_init)
-        k = (self.kernel_size, self.kernel_size)
         for i, channels in enumerate(self.conv_features):
-            x = nn.Conv(channels, k, padding="SAME", name=f"conv{i + 1}", **init)(x)
-            x = max_pool_2x2(nn.relu(x))
+            x = max_pool_2x2(ConvReLU(channels, self.kernel_size, name=f"conv{i + 1}", **init)(x))
         return classifier_head(x, self.dense, self.features, self.dropout, train, init)
 
 

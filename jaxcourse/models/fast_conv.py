@@ -23,10 +23,10 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
-from jax import lax
 from pydantic import Field
 
 from jaxcourse.data.spec import DataSpec
+from jaxcourse.kernels.conv import conv2d
 from jaxcourse.models.conv import (
     CNNConfig,
     as_image,
@@ -75,10 +75,8 @@ max_pool_2x2_first.defvjp(_pool_fwd, _pool_bwd)
 
 
 def conv_same(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
-    """Stride-1 SAME convolution of an NHWC batch with an HWIO kernel (XLA's convolution)."""
-    return lax.conv_general_dilated(
-        x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
+    """Stride-1 SAME convolution of an NHWC batch with an HWIO kernel (`perf.conv_backend`'s)."""
+    return conv2d(x, kernel)
 
 
 def conv_same_patches(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
@@ -114,7 +112,8 @@ class PooledConv(nn.Module):
 class FastCNNConfig(CNNConfig):
     first_conv: Literal["conv", "patches"] = Field(
         "conv",
-        description="Lowering of the first convolution: conv = XLA's convolution, patches = "
+        description="Lowering of the first convolution: conv = a convolution kernel (oneDNN's "
+        "or XLA's, per perf.conv_backend), patches = "
         "patches × matmul (see docs/performance.md for which is faster here).",
     )
 

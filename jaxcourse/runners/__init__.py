@@ -13,6 +13,7 @@ from pathlib import Path
 from jaxcourse import config as config_lib
 from jaxcourse.engine.hooks import Hook
 from jaxcourse.engine.rundir import RunDir
+from jaxcourse.kernels import conv
 from jaxcourse.parallel import distributed
 from jaxcourse.runners import (  # noqa: F401  (register their experiments)
     compare,
@@ -52,6 +53,7 @@ def run_experiment(
     config.yaml is written when the run really starts (the first file it writes), after the
     data, model, devices and checkpoints were checked; the run directory's resources
     (checkpoint manager, metrics file) are closed however the run ends."""
+    conv.set_backend(config.perf.conv_backend)  # before any model is traced
     rundir = RunDir(workdir or default_workdir(config_path, config))
     parallel = getattr(config, "parallel", None)
     if parallel is not None:  # join a multi-process run first; only process 0 writes files

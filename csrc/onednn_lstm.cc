@@ -1,0 +1,211 @@
+// A one-layer, left-to-right LSTM over a whole float32 sequence through oneDNN, as XLA FFI
+// handlers (jaxcourse/kernels/onednn_lstm.py wraps them in a jax.custom_vjp):
+//   forward   (x[N,T,C], w_x[C,4U], w_h[U,4U], b[4U]) -> h[N,T,U], workspace
+//   backward  (x, w_x, w_h, b, h, workspace, dh)      -> dx, dw_x, dw_h, db
+// Zero initial state; gates i, f, g, o side by side (oneDNN's i, f, c~, o). Batch-major
+// sequences are read and written in place (oneDNN's `ntc`); the weights are reordered into
+// the packed layouts oneDNN's forward and backward kernels want, by primitives cached per shape.
+
+#include <array>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "onednn_common.h"
+
+namespace ffi = xla::ffi;
+using dnnl::memory;
+using namespace jaxcourse_onednn;
+
+namespace {
+
+using tag = memory::format_tag;
+constexpr auto f32 = memory::data_type::f32;
+
+struct LstmPlan {
+  dnnl::lstm_forward::primitive_desc fwd_pd;
+  dnnl::lstm_backward::primitive_desc bwd_pd;
+  dnnl::lstm_forward fwd;
+  dnnl::lstm_backward bwd;
+  memory::desc user_wx, user_wh, bias;
+  // reorders of the user's weights into each pass's layout, and of the weight gradients back
+  dnnl::reorder wx_fwd, wh_fwd, wx_bwd, wh_bwd, dwx_out, dwh_out;
+};
+
+dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to) {
+  return dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), from, cpu_engine(), to));
+}
+
+std::unique_ptr<LstmPlan> build(int64_t t, int64_t n, int64_t c, int64_t u) {
+  auto plan = std::make_unique<LstmPlan>();
+  auto& eng = cpu_engine();
+  memory::desc src({t, n, c}, f32, tag::ntc), dst({t, n, u}, f32, tag::ntc);
+  memory::desc wx_any({1, 1, c, 4, u}, f32, tag::any), wh_any({1, 1, u, 4, u}, f32, tag::any);
+  memory::desc none;  // zero initial state, final state not wanted
+  plan->user_wx = memory::desc({1, 1, c, 4, u}, f32, tag::ldigo);
+  plan->user_wh = memory::desc({1, 1, u, 4, u}, f32, tag::ldigo);
+  plan->bias = memory::desc({1, 1, 4, u}, f32, tag::ldgo);
+  auto dir = dnnl::rnn_direction::unidirectional_left2right;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+#if DNNL_VERSION_MAJOR >= 3
+  plan->fwd_pd = dnnl::lstm_forward::primitive_desc(
+      eng, dnnl::prop_kind::forward_training, dir, src, none, none, wx_any, wh_any,
+      plan->bias, dst, none, none, attr);
+  plan->bwd_pd = dnnl::lstm_backward::primitive_desc(
+      eng, dnnl::prop_kind::backward, dir, src, none, none, wx_any, wh_any, plan->bias, dst,
+      none, none, src, none, none, wx_any, wh_any, plan->bias, dst, none, none, plan->fwd_pd,
+      attr);
+#else
+  plan->fwd_pd = dnnl::lstm_forward::primitive_desc(
+      {dnnl::prop_kind::forward_training, dir, src, none, none, wx_any, wh_any, plan->bias, dst,
+       none, none},
+      attr, eng);
+  plan->bwd_pd = dnnl::lstm_backward::primitive_desc(
+      {dnnl::prop_kind::backward, dir, src, none, none, wx_any, wh_any, plan->bias, dst, none,
+       none, src, none, none, wx_any, wh_any, plan->bias, dst, none, none},
+      attr, eng, plan->fwd_pd);
+#endif
+  plan->fwd = dnnl::lstm_forward(plan->fwd_pd);
+  plan->bwd = dnnl::lstm_backward(plan->bwd_pd);
+  plan->wx_fwd = make_reorder(plan->user_wx, plan->fwd_pd.weights_layer_desc());
+  plan->wh_fwd = make_reorder(plan->user_wh, plan->fwd_pd.weights_iter_desc());
+  plan->wx_bwd = make_reorder(plan->user_wx, plan->bwd_pd.weights_layer_desc());
+  plan->wh_bwd = make_reorder(plan->user_wh, plan->bwd_pd.weights_iter_desc());
+  plan->dwx_out = make_reorder(plan->bwd_pd.diff_weights_layer_desc(), plan->user_wx);
+  plan->dwh_out = make_reorder(plan->bwd_pd.diff_weights_iter_desc(), plan->user_wh);
+  return plan;
+}
+
+const LstmPlan& plan_for(int64_t t, int64_t n, int64_t c, int64_t u) {
+  static std::mutex mutex;
+  static std::map<std::array<int64_t, 4>, std::unique_ptr<LstmPlan>> plans;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = plans[{t, n, c, u}];
+  if (!slot) slot = build(t, n, c, u);
+  return *slot;
+}
+
+// A blocked copy of a user buffer in a per-thread arena slot, filled by `reorder`.
+memory reordered(const dnnl::reorder& reorder, const memory::desc& user_md, void* user,
+                 const memory::desc& inner_md, size_t slot) {
+  memory from(user_md, cpu_engine(), user), to(inner_md, cpu_engine(), arena(slot, inner_md.get_size()));
+  reorder.execute(thread_stream(), from, to);
+  return to;
+}
+
+memory scratchpad(const memory::desc& md, size_t slot) {
+  return memory(md, cpu_engine(), arena(slot, md.get_size()));
+}
+
+using Seq = ffi::Buffer<ffi::F32, 3>;
+using Mat = ffi::Buffer<ffi::F32, 2>;
+using Vec = ffi::Buffer<ffi::F32, 1>;
+using Bytes = ffi::Buffer<ffi::U8, 1>;
+
+ffi::Error Forward(ffi::ThreadPool pool, Seq x, Mat wx, Mat wh, Vec b, ffi::Result<Seq> h,
+                   ffi::Result<Bytes> workspace) {
+  auto dims = x.dimensions();
+  int64_t n = dims[0], t = dims[1], c = dims[2], u = wh.dimensions()[0];
+  try {
+    set_threads(pool);
+    const LstmPlan& p = plan_for(t, n, c, u);
+    auto& eng = cpu_engine();
+    const auto& pd = p.fwd_pd;
+    if (workspace->dimensions()[0] != static_cast<int64_t>(pd.workspace_desc().get_size()))
+      return ffi::Error::InvalidArgument("oneDNN LSTM: workspace size does not match");
+    p.fwd.execute(
+        thread_stream(),
+        {{DNNL_ARG_SRC_LAYER, memory(pd.src_layer_desc(), eng, x.untyped_data())},
+         {DNNL_ARG_WEIGHTS_LAYER,
+          reordered(p.wx_fwd, p.user_wx, wx.untyped_data(), pd.weights_layer_desc(), 0)},
+         {DNNL_ARG_WEIGHTS_ITER,
+          reordered(p.wh_fwd, p.user_wh, wh.untyped_data(), pd.weights_iter_desc(), 1)},
+         {DNNL_ARG_BIAS, memory(p.bias, eng, b.untyped_data())},
+         {DNNL_ARG_DST_LAYER, memory(pd.dst_layer_desc(), eng, h->untyped_data())},
+         {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, workspace->untyped_data())},
+         {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc(), 2)}});
+    thread_stream().wait();
+  } catch (const dnnl::error& e) {
+    return failed("LSTM forward", e);
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error Backward(ffi::ThreadPool pool, Seq x, Mat wx, Mat wh, Vec b, Seq h, Bytes workspace,
+                    Seq dh, ffi::Result<Seq> dx, ffi::Result<Mat> dwx, ffi::Result<Mat> dwh,
+                    ffi::Result<Vec> db) {
+  auto dims = x.dimensions();
+  int64_t n = dims[0], t = dims[1], c = dims[2], u = wh.dimensions()[0];
+  try {
+    set_threads(pool);
+    const LstmPlan& p = plan_for(t, n, c, u);
+    auto& eng = cpu_engine();
+    auto& stream = thread_stream();
+    const auto& pd = p.bwd_pd;
+    // oneDNN adds the weight and bias gradients to what their buffers hold: start from zero
+    memory dwx_inner(pd.diff_weights_layer_desc(), eng,
+                     arena(2, pd.diff_weights_layer_desc().get_size()));
+    memory dwh_inner(pd.diff_weights_iter_desc(), eng,
+                     arena(3, pd.diff_weights_iter_desc().get_size()));
+    std::memset(dwx_inner.get_data_handle(), 0, pd.diff_weights_layer_desc().get_size());
+    std::memset(dwh_inner.get_data_handle(), 0, pd.diff_weights_iter_desc().get_size());
+    std::memset(db->untyped_data(), 0, p.bias.get_size());
+    p.bwd.execute(
+        stream,
+        {{DNNL_ARG_SRC_LAYER, memory(pd.src_layer_desc(), eng, x.untyped_data())},
+         {DNNL_ARG_WEIGHTS_LAYER,
+          reordered(p.wx_bwd, p.user_wx, wx.untyped_data(), pd.weights_layer_desc(), 0)},
+         {DNNL_ARG_WEIGHTS_ITER,
+          reordered(p.wh_bwd, p.user_wh, wh.untyped_data(), pd.weights_iter_desc(), 1)},
+         {DNNL_ARG_BIAS, memory(p.bias, eng, b.untyped_data())},
+         {DNNL_ARG_DST_LAYER, memory(pd.dst_layer_desc(), eng, h.untyped_data())},
+         {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, workspace.untyped_data())},
+         {DNNL_ARG_DIFF_DST_LAYER, memory(pd.diff_dst_layer_desc(), eng, dh.untyped_data())},
+         {DNNL_ARG_DIFF_SRC_LAYER, memory(pd.diff_src_layer_desc(), eng, dx->untyped_data())},
+         {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwx_inner},
+         {DNNL_ARG_DIFF_WEIGHTS_ITER, dwh_inner},
+         {DNNL_ARG_DIFF_BIAS, memory(p.bias, eng, db->untyped_data())},
+         {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc(), 4)}});
+    memory dwx_user(p.user_wx, eng, dwx->untyped_data()), dwh_user(p.user_wh, eng, dwh->untyped_data());
+    p.dwx_out.execute(stream, dwx_inner, dwx_user);
+    p.dwh_out.execute(stream, dwh_inner, dwh_user);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return failed("LSTM backward", e);
+  }
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+size_t jaxcourse_onednn::lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t inputs,
+                                              int64_t units) {
+  return plan_for(steps, batch, inputs, units).fwd_pd.workspace_desc().get_size();
+}
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxcourseLstmForward, Forward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<Seq>()
+                                  .Arg<Mat>()
+                                  .Arg<Mat>()
+                                  .Arg<Vec>()
+                                  .Ret<Seq>()
+                                  .Ret<Bytes>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxcourseLstmBackward, Backward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<Seq>()
+                                  .Arg<Mat>()
+                                  .Arg<Mat>()
+                                  .Arg<Vec>()
+                                  .Arg<Seq>()
+                                  .Arg<Bytes>()
+                                  .Arg<Seq>()
+                                  .Ret<Seq>()
+                                  .Ret<Mat>()
+                                  .Ret<Mat>()
+                                  .Ret<Vec>());

@@ -1,0 +1,1 @@
+"""Compute kernels that jaxcourse picks per platform (see `conv.conv2d`)."""
