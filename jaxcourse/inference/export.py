@@ -27,6 +27,7 @@ import numpy as np
 
 from jaxcourse.engine.rundir import write_atomic
 from jaxcourse.errors import JaxcourseError
+from jaxcourse.kernels import conv
 
 FORMAT = "jaxcourse-export/1"
 FUNCTION_FILE, PARAMS_FILE, MANIFEST_FILE = "model.stablehlo", "params.npz", "manifest.json"
@@ -102,7 +103,10 @@ def export_function(
         jax.ShapeDtypeStruct((batch, *input_shape), jnp.float32),
     )
     try:
-        exported = jax.export.export(jax.jit(probabilities), platforms=platforms)(*args)
+        # XLA's own convolutions: a oneDNN FFI call is tied to this process's extension, and
+        # jax.export refuses custom calls without a compatibility guarantee
+        with conv.using_backend("xla"):
+            exported = jax.export.export(jax.jit(probabilities), platforms=platforms)(*args)
     except Exception as err:  # noqa: BLE001  (tracing errors are the model's, reported whole)
         raise ExportError(f"could not export the model: {type(err).__name__}: {err}") from err
     (num_classes,) = exported.out_avals[0].shape[1:]
