@@ -58,23 +58,13 @@ class RunDir:
         write_atomic(self.path / "config.yaml", config_yaml)
 
     def log(self, row: dict) -> None:
-        """Append one JSON line to `metrics.jsonl` (a fresh file for the run's first row)."""
+        """Append one JSON line to `metrics.jsonl` (a fresh file for the run's first row).
+
+        For rows that are not training steps (the optimizer race's lanes); the training loop
+        writes its rows through `engine.writers.JsonlWriter`, in the same flat shape."""
         if self._metrics is None:
             self._metrics = open(self.path / "metrics.jsonl", "w", buffering=1)
         self._metrics.write(json.dumps(_json_safe(row)) + "\n")
-
-    def resume_metrics(self, step: int) -> list[dict]:
-        """Continue `metrics.jsonl` after `step`: rows past it are dropped, new rows appended.
-
-        Returns the rows kept (those a run resumed from a checkpoint of `step` had written).
-        """
-        path = self.path / "metrics.jsonl"
-        rows = read_metrics(path) if path.is_file() else []
-        rows = [row for row in rows if row.get("step", 0) <= step]
-        write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
-        self.close()
-        self._metrics = open(path, "a", buffering=1)
-        return rows
 
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.path / "summary.json", json.dumps(_json_safe(summary), indent=2) + "\n")
