@@ -265,6 +265,8 @@ def test_multitask_and_supervised_runs_log_the_same_names_and_summary(tmp_path):
 
     _easy_records(tmp_path / "a", 0)
     config = _config(tmp_path, "joint", [("a", tmp_path / "a")], steps=40)
+    logging = config.logging.model_copy(update={"tensorboard": True, "every": 20})
+    config = config.model_copy(update={"logging": logging, "plots": True})
     multitask = run_experiment(config, tmp_path / "multitask")
     supervised = run_experiment(
         load(
@@ -293,3 +295,26 @@ def test_multitask_and_supervised_runs_log_the_same_names_and_summary(tmp_path):
             assert names <= {"train", "test"}
         assert any(k.startswith("test/") for k in rows[-1])
         assert result["final"] == rows[-1]
+    # TensorBoard and plots in a multi-task run, under the rows' own names
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "multitask" / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert "train/loss" in tags and "test/a_string_accuracy" in tags
+    assert [e.step for e in events.Scalars("train/loss")] == [20, 40]
+    assert (tmp_path / "multitask" / "loss.png").is_file()
+    assert (tmp_path / "multitask" / "accuracy.png").is_file()
+
+
+def test_multitask_nan_policy_stops_the_run(tmp_path):
+    from jaxcourse.errors import NonFiniteLossError
+    from jaxcourse.runners import run_experiment
+
+    _easy_records(tmp_path / "a", 0)
+    config = _config(tmp_path, "joint", [("a", tmp_path / "a")], steps=40)
+    optimizer = config.optimizer.model_copy(update={"learning_rate": 1e30})
+    with pytest.raises(NonFiniteLossError):
+        run_experiment(config.model_copy(update={"optimizer": optimizer}), tmp_path / "nan")
+    summary = json.loads((tmp_path / "nan" / "summary.json").read_text())
+    assert summary["status"].startswith("stopped: non-finite loss at step ")

@@ -167,3 +167,21 @@ def test_schema_prints_full_types(cli):
     assert "train.eval_splits  [list[str] = ['test']]" in result.stdout
     assert "train.steps  [int | None = None]" in result.stdout
     assert "train.progress  [bool | 'auto' = 'auto']" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config", "schema", "supervised", "train"],
+        ["graph", "no_such.yaml", "--logdir", "unused"],
+        ["sweep", "no_such.yaml", "seed=1,2"],
+        ["export", "no_such_run"],
+    ],
+)
+def test_every_command_applies_the_perf_settings_first(monkeypatch, capsys, argv):
+    from jaxcourse import cli, perf
+
+    calls = []
+    monkeypatch.setattr(perf, "configure", lambda: calls.append(argv[0]) or {})
+    cli.main(argv)
+    assert calls == [argv[0]]

@@ -19,14 +19,17 @@ CONFIG = REPO / "configs" / "nonlinear_regression.yaml"
 
 
 class StopAt(Hook):
-    """Interrupts training after `step` steps, as Ctrl-C or a crash would."""
+    """Interrupts training after `step` steps, as Ctrl-C would, once the hooks of all
+    `runs` ran for that step (in every run's hook list, after the others)."""
 
-    def __init__(self, step: int):
-        self.step = step
+    def __init__(self, step: int, runs: int = 1):
+        self.step, self.runs, self.seen = step, runs, 0
 
     def on_call(self, step, state, metrics):
         if step == self.step:
-            raise KeyboardInterrupt
+            self.seen += 1
+            if self.seen == self.runs:
+                raise KeyboardInterrupt
 
 
 class Recorder(Hook):
@@ -94,7 +97,7 @@ def test_stacked_sweep_writes_and_resumes_every_feature_per_variant(tmp_path):
         assert summary["stacked"]["variants"] == 2
 
     with pytest.raises(KeyboardInterrupt):
-        sweep.run_sweep(CONFIG, GRID, tmp_path / "resumed", hooks=[StopAt(40)])
+        sweep.run_sweep(CONFIG, GRID, tmp_path / "resumed", hooks=[StopAt(40, runs=2)])
     resumed = sweep.run_sweep(CONFIG, GRID, tmp_path / "resumed")
     for a, b in zip(straight["variants"], resumed["variants"], strict=True):
         assert b["mode"] == "stacked×2"
@@ -139,3 +142,22 @@ def test_hooks_get_step_state_and_row_and_add_to_the_summary(tmp_path):
     assert [c for c in recorder.calls if c[0] == "end"] == [("end", 20, "completed")] * 2
     for v in result["variants"]:
         assert json.loads((Path(v["workdir"]) / "summary.json").read_text())["recorded"] > 0
+
+
+def test_nan_policy_and_eval_schedule_apply_to_each_variant(tmp_path):
+    grid = {
+        "optimizer.learning_rate": [0.1, 1e30],  # the second variant overflows at once
+        "train.steps": [40],
+        "train.log_every": [10],
+        "train.eval_every": [20],
+        "train.eval_splits": [["train"]],
+    }
+    result = sweep.run_sweep(CONFIG, grid, tmp_path)
+    good, bad = result["variants"]
+    assert good["mode"] == bad["mode"] == "stacked×2"
+    assert good["status"] == "completed"
+    rows = read_metrics(good["workdir"])
+    assert [r["step"] for r in rows] == [10, 20, 30, 40]
+    assert [r["step"] for r in rows if "train_full/mse" in r] == [20, 40]  # the eval schedule
+    assert bad["status"].startswith("stopped: non-finite loss at step ")
+    assert not (Path(bad["workdir"]) / "metrics.jsonl").read_text().strip()  # nothing logged

@@ -118,11 +118,12 @@ def summary(run: Run, status: str, steps: int, final: dict, timing: dict, batch_
 
 
 def _resume(program: Program, runs: list[Run]) -> tuple[list[Any], int]:
-    """Initial states, restored from the runs' checkpoints where they have them."""
+    """Initial states (restored from the runs' checkpoints where all have one) and the step
+    they are at: training goes on from there."""
     states = program.initial_states()
     latest = [r.checkpoints.latest_step() if r.checkpoints else None for r in runs]
     if any(s is None for s in latest):
-        return states, 0
+        return states, int(states[0].step)
     step = min(latest)
     for v, run in enumerate(runs):
         states[v] = run.checkpoints.resume(states[v], step)

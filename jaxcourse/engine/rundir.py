@@ -86,7 +86,10 @@ class RunDir:
         self._closers.append(closer)
 
     def log(self, row: dict) -> None:
-        """Append one JSON line to `metrics.jsonl` (a fresh file for the run's first row)."""
+        """Append one JSON line to `metrics.jsonl` (a fresh file for the run's first row).
+
+        For rows that are not training steps (the optimizer race's lanes); the training loop
+        writes its rows through `engine.writers.JsonlWriter`, in the same flat shape."""
         self.begin()
         if self._metrics is None:
             self._metrics = open(self.path / "metrics.jsonl", "w", buffering=1)
