@@ -1,10 +1,10 @@
-"""TF1 tutorial scripts of tests/tf1_corpus (only the import line changed) print TensorFlow's
-numbers under the shim.
+"""Randomly initialised TF1 tutorial scripts (the course's week-7 LSTM, TF's cnn_mnist model;
+only the import line changed) learn under the shim as under TensorFlow.
 
-References come from real TensorFlow (make_corpus_references.py, several runs per script).
-Zero-initialised scripts must print TF's numbers to float32 rounding; randomly initialised
-ones (the course's week-7 LSTM, TF's cnn_mnist model) must stay within the spread TF's own
-runs show. The data are cut from the genuine MNIST test set (skipped where it is absent).
+References come from real TensorFlow (make_corpus_references.py, five runs per script: the
+scripts seed nothing); every printed accuracy must stay within the spread of TF's runs. The
+data are cut from the genuine MNIST test set (skipped where it is absent). Deterministic
+scripts are in tests/tf1_corpus/scripts/ and compared number by number (test_tf1_corpus.py).
 """
 
 from __future__ import annotations
@@ -38,15 +38,6 @@ def assert_within_tf_spread(got, tf_runs, sigmas: float = 4.0) -> None:
     mean, std = tf_runs.mean(axis=0), tf_runs.std(axis=0, ddof=1)
     low, high = mean - sigmas * std, mean + sigmas * std
     assert np.all((low <= got) & (got <= high)), (got, low.tolist(), high.tolist())
-
-
-def test_zero_initialised_layers_losses_metrics_script_prints_tensorflows_numbers(tmp_path):
-    got, tf_runs = shim_numbers("layers_softmax_metrics", tmp_path)
-    assert np.all(tf_runs == tf_runs[0])  # TF itself is deterministic here
-    # float32 rounding; a count may differ by one example where two logits are within
-    # rounding of each other (argmax of 3,000 training predictions: 1/3000)
-    np.testing.assert_allclose(got, tf_runs[0], rtol=2e-6, atol=1.01 / 3000)
-    assert np.sum(np.abs(np.array(got) - tf_runs[0]) > 1e-6) <= 1
 
 
 @pytest.mark.slow

@@ -24,7 +24,13 @@ from harness import FIXTURES, SCRIPTS  # noqa: E402
 def main(names: list[str]) -> None:
     scripts = [SCRIPTS / n for n in names] if names else sorted(SCRIPTS.glob("*.py"))
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    # TF_USE_LEGACY_KERAS: tf.compat.v1.layers and nn.rnn_cell need tf-keras in TF 2.16+ (h15lib)
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+        "TF_USE_LEGACY_KERAS": "1",
+    }
     failed = []
     for script in scripts:
         done = subprocess.run(
