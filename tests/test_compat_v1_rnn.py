@@ -30,7 +30,8 @@ RNN_CASES = [
     "rnn_bidirectional",
     "rnn_dropout_wrapper_kept",
     "rnn_cell_called_in_a_loop",
-    "rnn_embedding_language_model",
+    # the PTB tutorial's graph: the longest compile (tf.gradients of 7 variables + clipping)
+    pytest.param("rnn_embedding_language_model", marks=pytest.mark.slow),
 ]
 
 

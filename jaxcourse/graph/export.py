@@ -227,7 +227,13 @@ class _Builder:
                 whole = not outer_scope and len(jaxpr.eqns) == 1  # fn itself was jitted
                 self.emit(inner, inner_env, scope if whole else scope + [_clean(name)])
                 for v, outer in zip(inner.outvars, eqn.outvars, strict=True):
-                    if not isinstance(outer, jcore.DropVar) and v in inner_env:
+                    if isinstance(outer, jcore.DropVar):
+                        continue
+                    if isinstance(v, jcore.Literal):  # h15core: a call that returns a constant
+                        env[outer] = self.add(
+                            scope, "literal", "Const", [v.aval], (), {"value": _short(v.val)}
+                        )
+                    elif v in inner_env:
                         env[outer] = inner_env[v]
                 continue
             attrs = {k: _short(v) for k, v in eqn.params.items() if not _is_jaxpr(v)}

@@ -30,6 +30,8 @@ def main(names: list[str]) -> None:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "CUDA_VISIBLE_DEVICES": "",
         "TF_USE_LEGACY_KERAS": "1",
+        # this checkout's jaxcourse (its MNIST reader), not an installed one
+        "PYTHONPATH": os.pathsep.join([str(HERE.parent.parent), os.environ.get("PYTHONPATH", "")]),
     }
     failed = []
     for script in scripts:
