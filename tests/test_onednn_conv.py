@@ -200,13 +200,13 @@ def test_a_missing_extension_is_reported_not_raised():
 
 
 def test_config_key_is_validated():
-    from jaxcourse import config as config_lib
     from jaxcourse.errors import ConfigError
+    from jaxcourse.runners import load_config
 
     path = os.path.join(REPO, "configs", "linear_regression.yaml")
     with pytest.raises(ConfigError) as info:
-        config_lib.load(path, ["perf.conv_backend=mkl"])
+        load_config(path, ["perf.conv_backend=mkl"])
     (problem,) = info.value.problems
     assert "'perf.conv_backend'" in problem and "'mkl'" in problem
-    assert config_lib.load(path, []).perf.conv_backend == "auto"
-    assert config_lib.load(path, ["perf.conv_backend=xla"]).perf.conv_backend == "xla"
+    assert load_config(path, []).perf.conv_backend == "auto"
+    assert load_config(path, ["perf.conv_backend=xla"]).perf.conv_backend == "xla"
