@@ -58,6 +58,14 @@ class HostContext:
         return self.session._host_state.setdefault(self.op.id, {})
 
 
+def _fits(shape, actual) -> bool:
+    """Whether a concrete shape `actual` fits the static `shape` (`None`: unknown rank or size)."""
+    return shape is None or (
+        len(shape) == len(actual)
+        and all(d is None or d == s for d, s in zip(shape, actual, strict=True))
+    )
+
+
 def host_value(tensor: Tensor, value, what: str = "host op"):
     """`value` as `tensor`'s dtype (strings: bytes) and shape; an error naming it otherwise."""
     if tensor.dtype == dtypes.string:
@@ -72,10 +80,7 @@ def host_value(tensor: Tensor, value, what: str = "host op"):
                 )
             array = array.astype(tensor.dtype)
     shape = tensor.shape
-    if shape is not None and (
-        len(shape) != array.ndim
-        or any(d is not None and d != s for d, s in zip(shape, array.shape, strict=True))
-    ):
+    if not _fits(shape, array.shape):
         raise InvalidArgumentError(
             f"{what} '{tensor.name}' produced shape {list(array.shape)}, expected "
             f"{_shape_text(shape)}"
@@ -459,10 +464,7 @@ def _check_feed(tensor: Tensor, value):
             )
         array = array.astype(tensor.dtype)
     shape = tensor.shape
-    if shape is not None and (
-        len(shape) != array.ndim
-        or any(d is not None and d != s for d, s in zip(shape, array.shape, strict=True))
-    ):
+    if not _fits(shape, array.shape):
         raise InvalidArgumentError(
             f"{kind} '{tensor.op.name}' expects shape {_shape_text(shape)} "
             f"(dtype {dtypes.name_of(tensor.dtype)}), got a feed of shape {list(array.shape)}"
