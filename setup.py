@@ -1,8 +1,9 @@
 """Build of the optional oneDNN extension (metadata lives in pyproject.toml).
 
-`jaxcourse.kernels._onednn` (oneDNN convolutions and LSTM for XLA, csrc/) is compiled when a
-C++17 compiler, oneDNN's headers and library (Debian/Ubuntu: `apt install libdnnl-dev`) and
-jaxlib's XLA FFI headers are found; otherwise it is skipped and jaxcourse runs XLA's kernels.
+`jaxcourse.kernels._onednn` (oneDNN convolutions, max-pooling and LSTM for XLA, csrc/) is
+compiled when a C++17 compiler, oneDNN's headers and library (Debian/Ubuntu: `apt install
+libdnnl-dev`) and jaxlib's XLA FFI headers are found; otherwise it is skipped and jaxcourse
+runs XLA's kernels.
 `JAXCOURSE_ONEDNN_ROOT` points at a oneDNN installed elsewhere (its include/ and lib/).
 """
 
@@ -38,7 +39,12 @@ def onednn_extension() -> list[Extension]:
     return [
         Extension(
             "jaxcourse.kernels._onednn",
-            sources=["csrc/module.cc", "csrc/onednn_conv.cc", "csrc/onednn_lstm.cc"],
+            sources=[
+                "csrc/module.cc",
+                "csrc/onednn_conv.cc",
+                "csrc/onednn_lstm.cc",
+                "csrc/onednn_pool.cc",
+            ],
             depends=["csrc/onednn_common.h"],
             include_dirs=[*ffi, *include],
             library_dirs=lib,

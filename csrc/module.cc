@@ -19,6 +19,8 @@ PyObject* targets(PyObject*, PyObject*) {
        reinterpret_cast<void*>(JaxcourseConvWeightBiasGrad)},
       {"jaxcourse_onednn_lstm_forward", reinterpret_cast<void*>(JaxcourseLstmForward)},
       {"jaxcourse_onednn_lstm_backward", reinterpret_cast<void*>(JaxcourseLstmBackward)},
+      {"jaxcourse_onednn_max_pool_forward", reinterpret_cast<void*>(JaxcourseMaxPoolForward)},
+      {"jaxcourse_onednn_max_pool_backward", reinterpret_cast<void*>(JaxcourseMaxPoolBackward)},
   };
   PyObject* dict = PyDict_New();
   if (!dict) return nullptr;
@@ -50,11 +52,28 @@ PyObject* lstm_workspace_bytes(PyObject*, PyObject* args) {
   }
 }
 
+PyObject* pool_workspace_bytes(PyObject*, PyObject* args) {
+  long long n, h, w, c, kh, kw, sh, sw, pt, pb, pl, pr;
+  if (!PyArg_ParseTuple(args, "(LLLL)(LL)(LL)((LL)(LL))", &n, &h, &w, &c, &kh, &kw, &sh, &sw,
+                        &pt, &pb, &pl, &pr))
+    return nullptr;
+  try {
+    return PyLong_FromSize_t(
+        jaxcourse_onednn::pool_workspace_bytes(n, h, w, c, kh, kw, sh, sw, pt, pb, pl, pr));
+  } catch (const dnnl::error& e) {
+    PyErr_Format(PyExc_RuntimeError, "oneDNN max pooling: %s", e.what());
+    return nullptr;
+  }
+}
+
 PyMethodDef methods[] = {
     {"targets", targets, METH_NOARGS, "XLA FFI handlers of the oneDNN kernels, by name."},
     {"version", version, METH_NOARGS, "The oneDNN version the extension runs with."},
     {"lstm_workspace_bytes", lstm_workspace_bytes, METH_VARARGS,
      "(steps, batch, inputs, units) -> bytes of the LSTM forward pass's workspace."},
+    {"pool_workspace_bytes", pool_workspace_bytes, METH_VARARGS,
+     "(NHWC shape, window, strides, ((top, bottom), (left, right))) -> bytes of the max "
+     "pooling forward pass's workspace."},
     {nullptr, nullptr, 0, nullptr},
 };
 

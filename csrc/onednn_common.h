@@ -50,6 +50,12 @@ inline xla::ffi::Error failed(const char* what, const dnnl::error& e) {
 // Bytes of the workspace the LSTM's forward pass leaves for its backward pass.
 size_t lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t inputs, int64_t units);
 
+// Bytes of the workspace (each window's argmax) max-pooling's forward pass leaves for its
+// backward pass: NHWC image, window, strides, paddings (top, bottom, left, right).
+size_t pool_workspace_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw,
+                            int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
+                            int64_t pr);
+
 }  // namespace jaxcourse_onednn
 
 XLA_FFI_DECLARE_HANDLER_SYMBOL(JaxcourseConvForward);
@@ -59,3 +65,5 @@ XLA_FFI_DECLARE_HANDLER_SYMBOL(JaxcourseConvWeightGrad);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(JaxcourseConvWeightBiasGrad);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(JaxcourseLstmForward);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(JaxcourseLstmBackward);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(JaxcourseMaxPoolForward);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(JaxcourseMaxPoolBackward);

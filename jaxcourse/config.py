@@ -368,8 +368,9 @@ class PerfConfig(Section):
 
     conv_backend: typing.Literal["xla", "onednn", "auto"] = Field(
         "auto",
-        description="2-D convolutions: xla = XLA's kernels; onednn = oneDNN on CPU (an error "
-        "where it cannot run); auto = oneDNN where it can run, XLA elsewhere.",
+        description="2-D convolutions and the CNNs' 2×2 max-pooling: xla = XLA's kernels; "
+        "onednn = oneDNN on CPU (an error where it cannot run); auto = oneDNN where it can "
+        "run, XLA elsewhere.",
     )
 
 

@@ -14,6 +14,8 @@ import pytest
 from jax import lax
 
 from jaxcourse.kernels import conv, onednn, onednn_conv
+from jaxcourse.models.conv import CNN
+from jaxcourse.models.fast_conv import FastCNN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # CI builds the extension and sets this, so that a failed build fails the tests, not skips them.
@@ -131,20 +133,27 @@ def test_onednn_under_vmap_matches_xla():
 
 
 @needs_onednn
-def test_course_cnn_same_logits_and_gradients_on_both_backends():
-    from jaxcourse.models.conv import CNN
-
-    model = CNN(conv_features=(4, 8), kernel_size=5, dense=16, features=10, dropout=0.0)
-    x = jnp.asarray(np.random.default_rng(3).standard_normal((3, 784)), jnp.float32)
+@pytest.mark.parametrize("module", [CNN, FastCNN], ids=["cnn", "fast_cnn"])
+def test_course_cnn_same_logits_and_gradients_on_both_backends(module):
+    """Convolutions and pools by oneDNN or all by XLA: the same loss and gradients, also
+    where blank borders tie the pooled values (both pools send the gradient to the first
+    maximum)."""
+    model = module(conv_features=(4, 8), kernel_size=5, dense=16, features=10, dropout=0.0)
+    x = np.random.default_rng(3).standard_normal((3, 28, 28, 1)).astype(np.float32)
+    x[:, :6], x[:, :, -5:] = 0.0, 0.0
+    x = jnp.asarray(x.reshape(3, 784))  # read as 28×28×1
     params = model.init(jax.random.key(0), x)
 
-    def loss(params):
+    def loss(params, x):
         return jnp.mean(model.apply(params, x) ** 2)
 
     results = {}
     for name in ("xla", "onednn"):
         with conv.using_backend(name):
-            results[name] = jax.jit(jax.value_and_grad(loss))(params)
+            step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+            hlo = step.lower(params, x).as_text()
+            results[name] = step(params, x)
+        assert ("jaxcourse_onednn_max_pool_backward" in hlo) == (name == "onednn")
     for a, b in zip(
         jax.tree.leaves(results["onednn"]), jax.tree.leaves(results["xla"]), strict=True
     ):

@@ -3,11 +3,12 @@
 `python -m experiments.bench.kernels [--xla-flags="..."] [--rounds 5]` times each kernel of
 one step (batch 100) in its own compiled program, alternating between them: the two
 convolutions forward and backward, the fully connected layer, a pooling layer forward +
-backward, Adam over all 3.3 M parameters and the dropout mask. Printed per kernel: wall and CPU
-milliseconds a call (median), GFLOP/s where the kernel is a matmul or convolution, and CPU ÷
-wall (how many cores it kept busy). Adam runs on donated buffers, as in the train step.
-XLA flags apply to a whole process: `--xla-flags=...` re-runs the script in a child process
-with exactly those XLA_FLAGS (jaxcourse's own switched off).
+backward, Adam over all 3.3 M parameters and the dropout mask (the convolutions and the pool
+once per backend). Printed per kernel: wall and CPU milliseconds a call (median), GFLOP/s
+where the kernel is a matmul or convolution, and CPU ÷ wall (how many cores it kept busy).
+Adam runs on donated buffers, as in the train step. XLA flags apply to a whole process:
+`--xla-flags=...` re-runs the script in a child process with exactly those XLA_FLAGS
+(jaxcourse's own switched off).
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from experiments.bench.timing import rerun_with_xla_flags, use_jaxcourse_xla_fla
 def kernels(conv_backends: tuple[str, ...] = ("xla",)) -> dict:
     """name -> (function, arguments, FLOPs per call or 0). A function that returns its own
     (updated) arguments runs with them donated, its outputs fed back as the next arguments.
-    The convolutions are timed once per backend in `conv_backends` (`perf.conv_backend`)."""
+    The convolutions and the pool are timed once per backend in `conv_backends`
+    (`perf.conv_backend`; the pool not for `onednn-blocked`)."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from jaxcourse.kernels.conv import conv2d
     from jaxcourse.kernels.onednn_conv import conv2d_onednn
-    from jaxcourse.models.fast_conv import max_pool_2x2_first
+    from jaxcourse.kernels.pool import max_pool_2x2
 
     rng = np.random.default_rng(0)
 
@@ -59,8 +61,11 @@ def kernels(conv_backends: tuple[str, ...] = ("xla",)) -> dict:
     def dense_vjp(x, w, dy):
         return dy @ w.T, x.T @ dy
 
-    def pool(x, g):
-        return jax.vjp(max_pool_2x2_first, x)[1](g)[0]
+    def pool_vjp(backend):
+        def run(x, g):
+            return jax.vjp(lambda x: max_pool_2x2(x, backend_name=backend), x)[1](g)[0]
+
+        return run
 
     tx = optax.adam(1e-4)
     params = {
@@ -86,7 +91,8 @@ def kernels(conv_backends: tuple[str, ...] = ("xla",)) -> dict:
     conv1_flops = 2 * 100 * 28 * 28 * 32 * 25
     conv2_flops = 2 * 100 * 14 * 14 * 64 * 32 * 25
     fc_flops = 2 * 100 * 3136 * 1024
-    convs = {}
+    p1 = (c1[2], normal(100, 14, 14, 32))
+    convs, pools = {}, {}
     for b in conv_backends:
         convs |= {
             f"conv1 forward [{b}]": (conv_forward(b), c1, conv1_flops),
@@ -95,11 +101,13 @@ def kernels(conv_backends: tuple[str, ...] = ("xla",)) -> dict:
             f"conv2 input gradient [{b}]": (conv_vjp(b, 0), c2, conv2_flops),
             f"conv2 weight gradient [{b}]": (conv_vjp(b, 1), c2, conv2_flops),
         }
+        if b != "onednn-blocked":
+            pools[f"pool1 forward + backward [{b}]"] = (pool_vjp(b), p1, 0)
     return {
         **convs,
         "fc1 forward": (lambda x, w, dy: x @ w, fc, fc_flops),
         "fc1 input + weight gradients": (dense_vjp, fc, 2 * fc_flops),
-        "pool1 forward + backward": (pool, (c1[2], normal(100, 14, 14, 32)), 0),
+        **pools,
         "Adam, 3.3 M parameters": (adam, (grads, tx.init(params), params), 0),
         "dropout mask 100×1024": (dropout_mask, (jax.random.key(0),), 0),
     }
@@ -148,7 +156,7 @@ def main(argv=None) -> int:
     p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
     p.add_argument(
         "--conv-backends", default="xla,onednn",
-        help="comma-separated perf.conv_backend values whose convolutions are timed "
+        help="comma-separated perf.conv_backend values whose convolutions and pool are timed "
         "(and onednn-blocked: oneDNN in its own blocked layout)",
     )
     args = p.parse_args(argv)

@@ -9,7 +9,8 @@ Backends (`set_backend`, from the config key `perf.conv_backend`):
 - `auto` (default): oneDNN where it can run (extension built, CPU, float32, no dilation or
   negative padding), XLA otherwise.
 
-The backend is read when a model is traced, so set it before the first step is compiled.
+The models' max-pooling (`kernels.pool.max_pool_2x2`) follows the same backend. It is read
+when a model is traced, so set it before the first step is compiled.
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ def set_backend(name: str) -> None:
 def backend() -> str:
     """The backend set by `set_backend` (default `auto`)."""
     return _state["backend"]
+
+
+def chosen_backend(backend_name: str | None, caller: str) -> str:
+    """`backend_name`, checked, or `backend()` when it is None; `caller` names the kernel in
+    the error."""
+    name = backend_name or backend()
+    if name not in BACKENDS:
+        raise ValueError(f"{caller} backend: expected one of {', '.join(BACKENDS)}, got {name!r}")
+    return name
 
 
 @contextlib.contextmanager
@@ -91,9 +101,7 @@ def conv2d(
     `backend_name` (default: `backend()`)."""
     strides = tuple(int(s) for s in strides)
     pads = explicit_pads(x.shape, kernel.shape, strides, padding)
-    name = backend_name or backend()
-    if name not in BACKENDS:
-        raise ValueError(f"conv2d backend: expected one of {', '.join(BACKENDS)}, got {name!r}")
+    name = chosen_backend(backend_name, "conv2d")
     if name != "xla":
         why_not = _onednn_unsuitable(x, kernel, bias, pads)
         if not why_not:

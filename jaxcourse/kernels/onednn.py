@@ -11,9 +11,12 @@ import os
 
 import jax
 
-# oneDNN's OpenMP threads must not spin between calls: XLA's own threads need the cores then.
-# libgomp reads this once, when the extension loads it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# oneDNN's OpenMP threads spin briefly between parallel regions, then sleep: the LSTM primitive
+# runs many short regions (28 time steps, forward and backward), and waking sleeping threads for
+# each cost it 2-3x (docs/performance.md); a bounded spin leaves the cores to XLA's own threads
+# between calls. libgomp reads these once, when the extension loads it; users' values win.
+os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 try:
     from jaxcourse.kernels import _onednn as extension

@@ -8,18 +8,8 @@ from pydantic import Field, PositiveInt
 
 from jaxcourse.data.spec import DataSpec
 from jaxcourse.kernels.conv import conv2d
+from jaxcourse.kernels.pool import max_pool_2x2
 from jaxcourse.models.registry import MODELS, ModelConfig
-
-
-def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
-    """2×2 max-pooling with stride 2 of an NHWC batch (odd edges are cropped).
-
-    Written as a reshape and a max: on CPU its gradient is much faster than that of
-    `reduce_window` (whose backward pass is a slow `select_and_scatter`).
-    """
-    n, h, w, c = x.shape
-    x = x[:, : h - h % 2, : w - w % 2, :]
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
 class CNNConfig(ModelConfig):
@@ -59,7 +49,9 @@ class ConvReLU(nn.Module):
 class CNN(nn.Module):
     """conv → ReLU → pool (per entry of `conv_features`), dense → ReLU → dropout → dense.
 
-    Input NHWC (a flat batch of 784 is read as 28×28×1); SAME padding as in the course.
+    Input NHWC (a flat batch of 784 is read as 28×28×1); SAME padding as in the course. The
+    convolutions and 2×2 max-pools are oneDNN's or XLA's per `perf.conv_backend`
+    (`kernels.conv`, `kernels.pool`).
     """
 
     conv_features: tuple[int, ...]

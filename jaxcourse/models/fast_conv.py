@@ -1,32 +1,31 @@
 """`fast_cnn`: the course CNN (`cnn`) computed in a cheaper order, with the same parameters.
 
 Same architecture, options and parameter tree as `cnn` (a trained `cnn` checkpoint loads into
-it and vice versa), and the same outputs; three changes make its training step faster on CPU:
+it and vice versa), and the same outputs; two changes make its training step faster on CPU:
 
 1. Pool first, then add the bias and apply the ReLU: `pool(relu(conv + b)) ==
    relu(pool(conv) + b)` because max-pooling commutes with adding a per-channel constant and
    with any increasing function. The bias and ReLU (and their gradients) then touch a tensor
    four times smaller.
-2. A max-pool whose gradient goes to the first maximum of each window (row-major order), in
-   one elementwise pass, as TensorFlow's `MaxPoolGrad` and PyTorch do. JAX's generic gradient
-   of a max splits it evenly between tied maxima, which takes extra passes (a count and a
-   division). Away from ties the two are identical; at ties both pass the same total on.
-3. Optionally, the first convolution as patches × matmul (`first_conv: patches`): with one
+2. Optionally, the first convolution as patches × matmul (`first_conv: patches`): with one
    input channel its patches are small (25 values a pixel), and a matmul can beat XLA's
    convolution there. The measured effect of each change is in docs/performance.md.
+
+The 2×2 max-pool is `cnn`'s (`kernels.pool.max_pool_2x2`: oneDNN's or XLA's per
+`perf.conv_backend`, each window's gradient to its first maximum).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-import jax
 import jax.numpy as jnp
 from flax import linen as nn
 from pydantic import Field
 
 from jaxcourse.data.spec import DataSpec
 from jaxcourse.kernels.conv import conv2d
+from jaxcourse.kernels.pool import max_pool_2x2
 from jaxcourse.models.conv import (
     CNNConfig,
     as_image,
@@ -35,43 +34,6 @@ from jaxcourse.models.conv import (
     course_initializers,
 )
 from jaxcourse.models.registry import MODELS
-
-
-def _windows(x: jnp.ndarray) -> jnp.ndarray:
-    """(N, H, W, C) cropped to even sides, as (N, H/2, 2, W/2, 2, C) 2×2 windows."""
-    n, h, w, c = x.shape
-    return x[:, : h - h % 2, : w - w % 2, :].reshape(n, h // 2, 2, w // 2, 2, c)
-
-
-@jax.custom_vjp
-def max_pool_2x2_first(x: jnp.ndarray) -> jnp.ndarray:
-    """2×2 max-pooling, stride 2, NHWC (odd edges cropped); gradient to each window's first max."""
-    return _windows(x).max(axis=(2, 4))
-
-
-def _pool_fwd(x):
-    y = max_pool_2x2_first(x)
-    return y, (x, y)
-
-
-def _pool_bwd(residuals, g):
-    x, y = residuals
-    win = _windows(x)
-    taken = jnp.zeros(y.shape, bool)
-    rows = []
-    for i in (0, 1):
-        cols = []
-        for j in (0, 1):
-            hit = (win[:, :, i, :, j, :] == y) & ~taken
-            taken = taken | hit
-            cols.append(jnp.where(hit, g, jnp.zeros_like(g)))
-        rows.append(jnp.stack(cols, axis=3))
-    n, h, w, c = x.shape
-    dx = jnp.stack(rows, axis=2).reshape(n, h - h % 2, w - w % 2, c)
-    return (jnp.pad(dx, ((0, 0), (0, h % 2), (0, w % 2), (0, 0))),)
-
-
-max_pool_2x2_first.defvjp(_pool_fwd, _pool_bwd)
 
 
 def conv_same(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
@@ -106,7 +68,7 @@ class PooledConv(nn.Module):
         kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
         bias = self.param("bias", self.bias_init, (self.features,))
         conv = conv_same_patches if self.lowering == "patches" else conv_same
-        return nn.relu(max_pool_2x2_first(conv(x, kernel)) + bias)
+        return nn.relu(max_pool_2x2(conv(x, kernel)) + bias)
 
 
 class FastCNNConfig(CNNConfig):

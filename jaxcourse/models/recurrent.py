@@ -20,12 +20,12 @@ from jaxcourse.models.registry import MODELS, ModelConfig
 class LSTMConfig(ModelConfig):
     units: PositiveInt = Field(128, description="Size of the LSTM's hidden and cell state.")
     implementation: Literal["auto", "onednn", "hoisted", "flax"] = Field(
-        "flax",
-        description="Default flax: on an idle 2-core CPU (1 December) Flax's cell trained "
-        "1.5x faster than oneDNN's primitive. onednn = oneDNN's LSTM primitive on CPU (kernels.onednn_lstm); hoisted = "
-        "the time-independent matmuls out of the time loop (kernels.lstm); flax = Flax's "
-        "OptimizedLSTMCell in nn.RNN; auto = onednn where it can run, else flax. Same "
-        "parameters, same results.",
+        "auto",
+        description="auto = onednn where it can run (extension built, CPU, float32), else "
+        "flax; onednn = oneDNN's LSTM primitive for the whole sequence (kernels.onednn_lstm); "
+        "hoisted = the time-independent matmuls out of the time loop (kernels.lstm); flax = "
+        "Flax's OptimizedLSTMCell in nn.RNN. Same parameters, same results; speeds in "
+        "docs/performance.md.",
     )
     unroll: PositiveInt = Field(1, description="Time steps per loop iteration (hoisted only).")
 
@@ -63,7 +63,7 @@ class RowLSTM(nn.Module):
 
     units: int
     features: int
-    implementation: str = "flax"
+    implementation: str = "auto"
     unroll: int = 1
 
     @nn.compact
