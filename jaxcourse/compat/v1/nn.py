@@ -9,6 +9,8 @@ import numpy as np
 from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op, name_scope
 from jaxcourse.compat.v1.namespace import module_getattr
+from jaxcourse.kernels import conv as kernels_conv
+from jaxcourse.kernels.pool import max_pool_2x2
 
 
 def relu(features, name=None) -> Tensor:
@@ -161,6 +163,8 @@ def conv2d(
     x, w = ops._pair(input, kernel, "Conv2D")
 
     def compute(ev, a, k):
+        if dilation == (1, 1):  # oneDNN's kernels where perf.conv_backend allows (kernels.conv)
+            return kernels_conv.conv2d(a, k, stride, padding)
         return jax.lax.conv_general_dilated(
             a,
             k,
@@ -183,7 +187,10 @@ def _pool(op_type: str, reducer, init, value, ksize, strides, padding, name) -> 
         dims, steps = (1, *window, 1), (1, *stride, 1)
         n, h, w, c = x.shape
         divisible = h % window[0] == 0 and w % window[1] == 0
-        if op_type == "MaxPool" and window == stride and (padding == "VALID" or divisible):
+        tiled = op_type == "MaxPool" and window == stride and (padding == "VALID" or divisible)
+        if tiled and window == (2, 2):
+            return max_pool_2x2(x)  # oneDNN's where perf.conv_backend allows; TF's tie rule
+        if tiled:
             # reshape-max: the same result, with a much faster gradient on CPU
             hh, ww = h // window[0], w // window[1]
             x = x[:, : hh * window[0], : ww * window[1], :]
