@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,24 @@ inline void set_threads(xla::ffi::ThreadPool& pool) {
   if (n > 0 && omp_get_max_threads() != n) omp_set_num_threads(static_cast<int>(n));
 #endif
 }
+
+// Primitives built once per geometry (`Key`) and kept for the life of the process; the
+// lookup is safe from several threads.
+template <typename Key, typename Plan>
+class PlanCache {
+ public:
+  template <typename Build>
+  const Plan& get(const Key& key, Build&& build) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& slot = plans_[key];
+    if (!slot) slot = build();
+    return *slot;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<Key, std::unique_ptr<Plan>> plans_;
+};
 
 inline xla::ffi::Error failed(const char* what, const dnnl::error& e) {
   return xla::ffi::Error::Internal(std::string("oneDNN ") + what + " failed: " + e.what());

@@ -12,9 +12,7 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -188,12 +186,8 @@ std::unique_ptr<Plan> build_plan(const Geometry& g) {
 }
 
 const Plan& plan_for(const Geometry& g) {
-  static std::mutex mutex;
-  static std::map<std::array<int64_t, 19>, std::unique_ptr<Plan>> plans;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = plans[g.key()];
-  if (!slot) slot = build_plan(g);
-  return *slot;
+  static PlanCache<std::array<int64_t, 19>, Plan> plans;
+  return plans.get(g.key(), [&] { return build_plan(g); });
 }
 
 // Run the plan on XLA's buffers, in the order of `plan.args`.

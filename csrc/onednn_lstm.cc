@@ -8,9 +8,7 @@
 
 #include <array>
 #include <cstring>
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "onednn_common.h"
 
@@ -79,12 +77,8 @@ std::unique_ptr<LstmPlan> build(int64_t t, int64_t n, int64_t c, int64_t u) {
 }
 
 const LstmPlan& plan_for(int64_t t, int64_t n, int64_t c, int64_t u) {
-  static std::mutex mutex;
-  static std::map<std::array<int64_t, 4>, std::unique_ptr<LstmPlan>> plans;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = plans[{t, n, c, u}];
-  if (!slot) slot = build(t, n, c, u);
-  return *slot;
+  static PlanCache<std::array<int64_t, 4>, LstmPlan> plans;
+  return plans.get({t, n, c, u}, [&] { return build(t, n, c, u); });
 }
 
 // A blocked copy of a user buffer in a per-thread arena slot, filled by `reorder`.

@@ -9,9 +9,7 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "onednn_common.h"
 
@@ -76,12 +74,8 @@ std::unique_ptr<PoolPlan> build(const Geometry& g) {
 }
 
 const PoolPlan& plan_for(const Geometry& g) {
-  static std::mutex mutex;
-  static std::map<std::array<int64_t, 12>, std::unique_ptr<PoolPlan>> plans;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = plans[g.key()];
-  if (!slot) slot = build(g);
-  return *slot;
+  static PlanCache<std::array<int64_t, 12>, PoolPlan> plans;
+  return plans.get(g.key(), [&] { return build(g); });
 }
 
 using F32 = ffi::Buffer<ffi::F32, 4>;
