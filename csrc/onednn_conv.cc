@@ -7,8 +7,10 @@
 // Strides and explicit paddings are attributes. Each distinct geometry builds its oneDNN
 // primitives once (cached): the convolution with the layouts oneDNN prefers for it ("any"),
 // and the reorders between those and XLA's row-major NHWC/HWIO buffers. Blocked intermediate
-// buffers live in per-thread arenas, so a call allocates nothing once warm. oneDNN's threads
-// are set to the size of the XLA intra-op thread pool the call runs on.
+// buffers live in per-thread arenas, so a call allocates nothing once warm. A batch of at
+// least 4 examples per XLA pool thread runs in parts, one single-threaded oneDNN call per
+// thread (`run_parts`; the weight and bias gradients summed); a smaller one runs whole on the
+// pool's size of OpenMP threads.
 
 #include <array>
 #include <cstdint>
@@ -185,44 +187,106 @@ std::unique_ptr<Plan> build_plan(const Geometry& g) {
   return plan;
 }
 
+bool is_output(int arg) {
+  return arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_SRC || arg == DNNL_ARG_DIFF_WEIGHTS ||
+         arg == DNNL_ARG_DIFF_BIAS;
+}
+
+// The caller's arena slot for the other parts' weight and bias gradients (`run`); the
+// plan's operands and scratchpad use the slots below it.
+constexpr size_t kPartialsSlot = 16;
+
 const Plan& plan_for(const Geometry& g) {
   static PlanCache<std::array<int64_t, 19>, Plan> plans;
   return plans.get(g.key(), [&] { return build_plan(g); });
 }
 
-// Run the plan on XLA's buffers, in the order of `plan.args`.
+// Run the plan on XLA's buffers, in the order of `plan.args`, on this thread's oneDNN threads.
+void run_plan(const Geometry& g, const std::vector<void*>& buffers) {
+  const Plan& plan = plan_for(g);
+  auto& eng = cpu_engine();
+  auto& stream = thread_stream();
+  std::unordered_map<int, memory> args;
+  std::vector<std::pair<const Operand*, std::pair<memory, memory>>> outputs;
+  for (size_t i = 0; i < plan.args.size(); ++i) {
+    const auto& [arg, op] = plan.args[i];
+    memory user(op.user, eng, buffers[i]);
+    if (!op.reordered) {
+      args.emplace(arg, user);
+      continue;
+    }
+    memory inner(op.inner, eng, arena(i, op.inner.get_size()));
+    if (is_output(arg)) {
+      outputs.push_back({&op, {inner, user}});
+    } else {
+      op.reorder.execute(stream, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, inner}});
+    }
+    args.emplace(arg, inner);
+  }
+  if (plan.scratch.get_size())
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 memory(plan.scratch, eng, arena(plan.args.size(), plan.scratch.get_size())));
+  plan.conv.execute(stream, args);
+  for (auto& [op, mems] : outputs)
+    op->reorder.execute(stream, {{DNNL_ARG_FROM, mems.first}, {DNNL_ARG_TO, mems.second}});
+  stream.wait();
+}
+
+// Floats per example of a batched operand (images and their gradients), 0 for the others.
+int64_t per_example(const Geometry& g, int arg) {
+  if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DIFF_SRC) return g.h * g.w * g.c;
+  if (arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_DST) return g.oh * g.ow * g.o;
+  return 0;
+}
+
+// The convolution split over the batch (`run_parts`): each part convolves its own examples;
+// the weight and bias gradients are sums over the batch, so part 0 writes them to XLA's
+// buffers, the others to the caller's arena, added up after the parts are done.
 ffi::Error run(const Geometry& g, ffi::ThreadPool& pool, const std::vector<void*>& buffers) {
   try {
-    set_threads(pool);
-    const Plan& plan = plan_for(g);
-    auto& eng = cpu_engine();
-    auto& stream = thread_stream();
-    std::unordered_map<int, memory> args;
-    std::vector<std::pair<const Operand*, std::pair<memory, memory>>> outputs;
-    for (size_t i = 0; i < plan.args.size(); ++i) {
-      const auto& [arg, op] = plan.args[i];
-      memory user(op.user, eng, buffers[i]);
-      bool is_output = arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_SRC ||
-                       arg == DNNL_ARG_DIFF_WEIGHTS || arg == DNNL_ARG_DIFF_BIAS;
-      if (!op.reordered) {
-        args.emplace(arg, user);
-        continue;
-      }
-      memory inner(op.inner, eng, arena(i, op.inner.get_size()));
-      if (is_output) {
-        outputs.push_back({&op, {inner, user}});
-      } else {
-        op.reorder.execute(stream, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, inner}});
-      }
-      args.emplace(arg, inner);
+    int64_t parts = batch_parts(pool, g.n, /*min_part=*/4);
+    if (parts == 1) {
+      set_threads(pool);
+      run_plan(g, buffers);
+      return ffi::Error::Success();
     }
-    if (plan.scratch.get_size())
-      args.emplace(DNNL_ARG_SCRATCHPAD,
-                   memory(plan.scratch, eng, arena(plan.args.size(), plan.scratch.get_size())));
-    plan.conv.execute(stream, args);
-    for (auto& [op, mems] : outputs)
-      op->reorder.execute(stream, {{DNNL_ARG_FROM, mems.first}, {DNNL_ARG_TO, mems.second}});
-    stream.wait();
+    const auto& args = plan_for(g).args;
+    std::vector<size_t> sums;  // (index into args) of the operands summed over the batch
+    size_t partial_floats = 0;
+    for (size_t i = 0; i < args.size(); ++i)
+      if (args[i].first == DNNL_ARG_DIFF_WEIGHTS || args[i].first == DNNL_ARG_DIFF_BIAS) {
+        sums.push_back(i);
+        partial_floats += args[i].second.user.get_size() / sizeof(float);
+      }
+    auto* partials = static_cast<float*>(
+        arena(kPartialsSlot, (parts - 1) * partial_floats * sizeof(float)));
+    std::string error = run_parts(pool, parts, [&](int64_t k) {
+      auto [first, count] = part_range(g.n, parts, k);
+      Geometry part = g;
+      part.n = count;
+      std::vector<void*> mine = buffers;
+      float* partial = partials + (k - 1) * partial_floats;
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (int64_t floats = per_example(g, args[i].first))
+          mine[i] = static_cast<float*>(buffers[i]) + first * floats;
+      }
+      if (k > 0)
+        for (size_t i : sums) {
+          mine[i] = partial;
+          partial += args[i].second.user.get_size() / sizeof(float);
+        }
+      run_plan(part, mine);
+      return std::string();
+    });
+    if (!error.empty()) return ffi::Error::Internal("oneDNN convolution failed: " + error);
+    const float* partial = partials;
+    for (size_t i : sums) {
+      auto* total = static_cast<float*>(buffers[i]);
+      size_t size = args[i].second.user.get_size() / sizeof(float);
+      for (int64_t k = 1; k < parts; ++k)
+        for (size_t j = 0; j < size; ++j) total[j] += partial[(k - 1) * partial_floats + j];
+      partial += size;
+    }
   } catch (const dnnl::error& e) {
     return failed("convolution", e);
   }

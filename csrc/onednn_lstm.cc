@@ -5,10 +5,16 @@
 // Zero initial state; gates i, f, g, o side by side (oneDNN's i, f, c~, o). Batch-major
 // sequences are read and written in place (oneDNN's `ntc`); the weights are reordered into
 // the packed layouts oneDNN's forward and backward kernels want, by primitives cached per shape.
+// A batch of at least 16 sequences per XLA pool thread runs in parts, one single-threaded
+// oneDNN call per thread (`run_parts`), their workspaces one after the other in XLA's buffer.
 
 #include <array>
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "onednn_common.h"
 
@@ -98,74 +104,168 @@ using Mat = ffi::Buffer<ffi::F32, 2>;
 using Vec = ffi::Buffer<ffi::F32, 1>;
 using Bytes = ffi::Buffer<ffi::U8, 1>;
 
+// The sequence's shape: batch, steps, inputs, units.
+struct Shape {
+  int64_t n, t, c, u;
+};
+
+// How the batch is split over threads (`run_parts`): the number of parts, each part's
+// examples and the offset of its workspace (the parts' workspaces one after the other).
+struct Split {
+  int64_t parts;
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  std::vector<size_t> workspace_offsets;  // parts + 1 entries: the last is the total
+
+  Split(const Shape& s, int64_t parts) : parts(parts) {
+    size_t offset = 0;
+    for (int64_t k = 0; k < parts; ++k) {
+      ranges.push_back(part_range(s.n, parts, k));
+      workspace_offsets.push_back(offset);
+      offset += plan_for(s.t, ranges.back().second, s.c, s.u).fwd_pd.workspace_desc().get_size();
+    }
+    workspace_offsets.push_back(offset);
+  }
+  size_t workspace_bytes() const { return workspace_offsets.back(); }
+};
+
+// Examples per part below which a part's matmuls get too small to split the batch.
+constexpr int64_t kMinPart = 16;
+
+// The split a call uses: one part per pool thread (at least kMinPart examples each) if the
+// workspace XLA allocated (`lstm_workspace_bytes`) holds it, else the whole batch at once.
+Split split_for(const Shape& s, ffi::ThreadPool& pool, size_t workspace_bytes) {
+  Split split(s, batch_parts(pool, s.n, kMinPart));
+  return split.workspace_bytes() <= workspace_bytes ? split : Split(s, 1);
+}
+
+void forward_part(const Shape& s, int64_t first, int64_t count, const float* x, const float* wx,
+                  const float* wh, const float* b, float* h, uint8_t* workspace) {
+  const LstmPlan& p = plan_for(s.t, count, s.c, s.u);
+  auto& eng = cpu_engine();
+  const auto& pd = p.fwd_pd;
+  auto in = [](const float* data) { return const_cast<float*>(data); };
+  p.fwd.execute(
+      thread_stream(),
+      {{DNNL_ARG_SRC_LAYER, memory(pd.src_layer_desc(), eng, in(x) + first * s.t * s.c)},
+       {DNNL_ARG_WEIGHTS_LAYER, reordered(p.wx_fwd, p.user_wx, in(wx), pd.weights_layer_desc(), 0)},
+       {DNNL_ARG_WEIGHTS_ITER, reordered(p.wh_fwd, p.user_wh, in(wh), pd.weights_iter_desc(), 1)},
+       {DNNL_ARG_BIAS, memory(p.bias, eng, in(b))},
+       {DNNL_ARG_DST_LAYER, memory(pd.dst_layer_desc(), eng, h + first * s.t * s.u)},
+       {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, workspace)},
+       {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc(), 2)}});
+  thread_stream().wait();
+}
+
 ffi::Error Forward(ffi::ThreadPool pool, Seq x, Mat wx, Mat wh, Vec b, ffi::Result<Seq> h,
                    ffi::Result<Bytes> workspace) {
   auto dims = x.dimensions();
-  int64_t n = dims[0], t = dims[1], c = dims[2], u = wh.dimensions()[0];
+  Shape s{dims[0], dims[1], dims[2], wh.dimensions()[0]};
   try {
-    set_threads(pool);
-    const LstmPlan& p = plan_for(t, n, c, u);
-    auto& eng = cpu_engine();
-    const auto& pd = p.fwd_pd;
-    if (workspace->dimensions()[0] != static_cast<int64_t>(pd.workspace_desc().get_size()))
+    size_t ws_bytes = workspace->dimensions()[0];
+    Split split = split_for(s, pool, ws_bytes);
+    if (ws_bytes < split.workspace_bytes())
       return ffi::Error::InvalidArgument("oneDNN LSTM: workspace size does not match");
-    p.fwd.execute(
-        thread_stream(),
-        {{DNNL_ARG_SRC_LAYER, memory(pd.src_layer_desc(), eng, x.untyped_data())},
-         {DNNL_ARG_WEIGHTS_LAYER,
-          reordered(p.wx_fwd, p.user_wx, wx.untyped_data(), pd.weights_layer_desc(), 0)},
-         {DNNL_ARG_WEIGHTS_ITER,
-          reordered(p.wh_fwd, p.user_wh, wh.untyped_data(), pd.weights_iter_desc(), 1)},
-         {DNNL_ARG_BIAS, memory(p.bias, eng, b.untyped_data())},
-         {DNNL_ARG_DST_LAYER, memory(pd.dst_layer_desc(), eng, h->untyped_data())},
-         {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, workspace->untyped_data())},
-         {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc(), 2)}});
-    thread_stream().wait();
+    auto part = [&](int64_t k) {
+      auto [first, count] = split.ranges[k];
+      forward_part(s, first, count, x.typed_data(), wx.typed_data(), wh.typed_data(),
+                   b.typed_data(), h->typed_data(),
+                   workspace->typed_data() + split.workspace_offsets[k]);
+      return std::string();
+    };
+    if (split.parts == 1) {
+      set_threads(pool);
+      part(0);
+      return ffi::Error::Success();
+    }
+    std::string error = run_parts(pool, split.parts, part);
+    if (!error.empty()) return ffi::Error::Internal("oneDNN LSTM forward failed: " + error);
   } catch (const dnnl::error& e) {
     return failed("LSTM forward", e);
   }
   return ffi::Error::Success();
 }
 
+// The gradients of examples [first, first + count): dx in place, the weight and bias
+// gradients (sums over these examples) into dwx, dwh, db.
+void backward_part(const Shape& s, int64_t first, int64_t count, const float* x,
+                   const float* wx, const float* wh, const float* b, const float* h,
+                   const uint8_t* workspace, const float* dh, float* dx, float* dwx, float* dwh,
+                   float* db) {
+  const LstmPlan& p = plan_for(s.t, count, s.c, s.u);
+  auto& eng = cpu_engine();
+  auto& stream = thread_stream();
+  const auto& pd = p.bwd_pd;
+  auto in = [](const auto* data) { return const_cast<void*>(static_cast<const void*>(data)); };
+  // oneDNN adds the weight and bias gradients to what their buffers hold: start from zero
+  memory dwx_inner(pd.diff_weights_layer_desc(), eng,
+                   arena(2, pd.diff_weights_layer_desc().get_size()));
+  memory dwh_inner(pd.diff_weights_iter_desc(), eng,
+                   arena(3, pd.diff_weights_iter_desc().get_size()));
+  std::memset(dwx_inner.get_data_handle(), 0, pd.diff_weights_layer_desc().get_size());
+  std::memset(dwh_inner.get_data_handle(), 0, pd.diff_weights_iter_desc().get_size());
+  std::memset(db, 0, p.bias.get_size());
+  p.bwd.execute(
+      stream,
+      {{DNNL_ARG_SRC_LAYER, memory(pd.src_layer_desc(), eng, in(x + first * s.t * s.c))},
+       {DNNL_ARG_WEIGHTS_LAYER, reordered(p.wx_bwd, p.user_wx, in(wx), pd.weights_layer_desc(), 0)},
+       {DNNL_ARG_WEIGHTS_ITER, reordered(p.wh_bwd, p.user_wh, in(wh), pd.weights_iter_desc(), 1)},
+       {DNNL_ARG_BIAS, memory(p.bias, eng, in(b))},
+       {DNNL_ARG_DST_LAYER, memory(pd.dst_layer_desc(), eng, in(h + first * s.t * s.u))},
+       {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, in(workspace))},
+       {DNNL_ARG_DIFF_DST_LAYER, memory(pd.diff_dst_layer_desc(), eng, in(dh + first * s.t * s.u))},
+       {DNNL_ARG_DIFF_SRC_LAYER, memory(pd.diff_src_layer_desc(), eng, dx + first * s.t * s.c)},
+       {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwx_inner},
+       {DNNL_ARG_DIFF_WEIGHTS_ITER, dwh_inner},
+       {DNNL_ARG_DIFF_BIAS, memory(p.bias, eng, db)},
+       {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc(), 4)}});
+  memory dwx_user(p.user_wx, eng, dwx), dwh_user(p.user_wh, eng, dwh);
+  p.dwx_out.execute(stream, dwx_inner, dwx_user);
+  p.dwh_out.execute(stream, dwh_inner, dwh_user);
+  stream.wait();
+}
+
+// The caller's arena slot for the other parts' weight and bias gradients.
+constexpr size_t kPartialsSlot = 16;
+
 ffi::Error Backward(ffi::ThreadPool pool, Seq x, Mat wx, Mat wh, Vec b, Seq h, Bytes workspace,
                     Seq dh, ffi::Result<Seq> dx, ffi::Result<Mat> dwx, ffi::Result<Mat> dwh,
                     ffi::Result<Vec> db) {
   auto dims = x.dimensions();
-  int64_t n = dims[0], t = dims[1], c = dims[2], u = wh.dimensions()[0];
+  Shape s{dims[0], dims[1], dims[2], wh.dimensions()[0]};
   try {
-    set_threads(pool);
-    const LstmPlan& p = plan_for(t, n, c, u);
-    auto& eng = cpu_engine();
-    auto& stream = thread_stream();
-    const auto& pd = p.bwd_pd;
-    // oneDNN adds the weight and bias gradients to what their buffers hold: start from zero
-    memory dwx_inner(pd.diff_weights_layer_desc(), eng,
-                     arena(2, pd.diff_weights_layer_desc().get_size()));
-    memory dwh_inner(pd.diff_weights_iter_desc(), eng,
-                     arena(3, pd.diff_weights_iter_desc().get_size()));
-    std::memset(dwx_inner.get_data_handle(), 0, pd.diff_weights_layer_desc().get_size());
-    std::memset(dwh_inner.get_data_handle(), 0, pd.diff_weights_iter_desc().get_size());
-    std::memset(db->untyped_data(), 0, p.bias.get_size());
-    p.bwd.execute(
-        stream,
-        {{DNNL_ARG_SRC_LAYER, memory(pd.src_layer_desc(), eng, x.untyped_data())},
-         {DNNL_ARG_WEIGHTS_LAYER,
-          reordered(p.wx_bwd, p.user_wx, wx.untyped_data(), pd.weights_layer_desc(), 0)},
-         {DNNL_ARG_WEIGHTS_ITER,
-          reordered(p.wh_bwd, p.user_wh, wh.untyped_data(), pd.weights_iter_desc(), 1)},
-         {DNNL_ARG_BIAS, memory(p.bias, eng, b.untyped_data())},
-         {DNNL_ARG_DST_LAYER, memory(pd.dst_layer_desc(), eng, h.untyped_data())},
-         {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, workspace.untyped_data())},
-         {DNNL_ARG_DIFF_DST_LAYER, memory(pd.diff_dst_layer_desc(), eng, dh.untyped_data())},
-         {DNNL_ARG_DIFF_SRC_LAYER, memory(pd.diff_src_layer_desc(), eng, dx->untyped_data())},
-         {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwx_inner},
-         {DNNL_ARG_DIFF_WEIGHTS_ITER, dwh_inner},
-         {DNNL_ARG_DIFF_BIAS, memory(p.bias, eng, db->untyped_data())},
-         {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc(), 4)}});
-    memory dwx_user(p.user_wx, eng, dwx->untyped_data()), dwh_user(p.user_wh, eng, dwh->untyped_data());
-    p.dwx_out.execute(stream, dwx_inner, dwx_user);
-    p.dwh_out.execute(stream, dwh_inner, dwh_user);
-    stream.wait();
+    Split split = split_for(s, pool, workspace.dimensions()[0]);
+    // the weight and bias gradients of part k > 0, added to part 0's after all are done
+    size_t sizes[3] = {static_cast<size_t>(s.c * 4 * s.u), static_cast<size_t>(s.u * 4 * s.u),
+                       static_cast<size_t>(4 * s.u)};
+    size_t per_part = sizes[0] + sizes[1] + sizes[2];
+    float* totals[3] = {dwx->typed_data(), dwh->typed_data(), db->typed_data()};
+    auto* partials = static_cast<float*>(
+        arena(kPartialsSlot, (split.parts - 1) * per_part * sizeof(float)));
+    auto part = [&](int64_t k) {
+      auto [first, count] = split.ranges[k];
+      float* mine = partials + (k - 1) * per_part;
+      float* out[3] = {totals[0], totals[1], totals[2]};
+      if (k > 0) out[0] = mine, out[1] = mine + sizes[0], out[2] = mine + sizes[0] + sizes[1];
+      backward_part(s, first, count, x.typed_data(), wx.typed_data(), wh.typed_data(),
+                    b.typed_data(), h.typed_data(),
+                    workspace.typed_data() + split.workspace_offsets[k], dh.typed_data(),
+                    dx->typed_data(), out[0], out[1], out[2]);
+      return std::string();
+    };
+    if (split.parts == 1) {
+      set_threads(pool);
+      part(0);
+      return ffi::Error::Success();
+    }
+    std::string error = run_parts(pool, split.parts, part);
+    if (!error.empty()) return ffi::Error::Internal("oneDNN LSTM backward failed: " + error);
+    for (int64_t k = 1; k < split.parts; ++k) {
+      const float* mine = partials + (k - 1) * per_part;
+      for (int i = 0; i < 3; ++i) {
+        for (size_t j = 0; j < sizes[i]; ++j) totals[i][j] += mine[j];
+        mine += sizes[i];
+      }
+    }
   } catch (const dnnl::error& e) {
     return failed("LSTM backward", e);
   }
@@ -174,9 +274,13 @@ ffi::Error Backward(ffi::ThreadPool pool, Seq x, Mat wx, Mat wh, Vec b, Seq h, B
 
 }  // namespace
 
+// The workspace for the whole batch at once or in parts on every thread of this process
+// (`split_for` picks the parts only if XLA's workspace holds them), whichever is larger.
 size_t jaxcourse_onednn::lstm_workspace_bytes(int64_t steps, int64_t batch, int64_t inputs,
                                               int64_t units) {
-  return plan_for(steps, batch, inputs, units).fwd_pd.workspace_desc().get_size();
+  Shape s{batch, steps, inputs, units};
+  int64_t parts = std::max<int64_t>(1, std::min(available_cores(), batch / kMinPart));
+  return std::max(Split(s, 1).workspace_bytes(), Split(s, parts).workspace_bytes());
 }
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxcourseLstmForward, Forward,

@@ -4,12 +4,13 @@
 //   backward  dy, workspace -> dx             (each window's gradient to its argmax)
 // Window, strides and explicit paddings are attributes. oneDNN reads and writes XLA's NHWC
 // buffers in place (no reorders); each geometry's primitives are built once (cached), their
-// scratchpads live in per-thread arenas. oneDNN's threads are set to the size of the XLA
-// intra-op thread pool the call runs on.
+// scratchpads live in per-thread arenas. A batch runs in parts, one single-threaded oneDNN
+// call per XLA pool thread (`run_parts`), or whole on the pool's size of OpenMP threads.
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "onednn_common.h"
 
@@ -101,29 +102,70 @@ ffi::Error mismatch(const Geometry& g, const PoolPlan& p, const F32::Dimensions&
       .Attr<int64_t>("stride_w").Attr<int64_t>("pad_top").Attr<int64_t>("pad_bottom")       \
       .Attr<int64_t>("pad_left").Attr<int64_t>("pad_right")
 
+// Pools examples [first, first + count) of the batch `g` (pointers to the whole batch's
+// buffers), forward (`backward` false: src -> dst, workspace) or backward (diff_dst,
+// workspace -> diff_src), on this thread's oneDNN threads.
+void pool_part(const Geometry& g, int64_t first, int64_t count, bool backward, float* src,
+               float* dst, uint8_t* workspace) {
+  Geometry part = g;
+  part.n = count;
+  const PoolPlan& p = plan_for(part);
+  auto& eng = cpu_engine();
+  size_t ws_per_example = p.fwd_pd.workspace_desc().get_size() / count;
+  memory image(p.fwd_pd.src_desc(), eng, src + first * g.h * g.w * g.c);
+  memory pooled(p.fwd_pd.dst_desc(), eng, dst + first * g.oh() * g.ow() * g.c);
+  memory ws(p.fwd_pd.workspace_desc(), eng, workspace + first * ws_per_example);
+  const auto& scratch = backward ? p.bwd_pd.scratchpad_desc() : p.fwd_pd.scratchpad_desc();
+  memory scratchpad(scratch, eng, arena(0, scratch.get_size()));
+  if (backward)
+    p.bwd.execute(thread_stream(), {{DNNL_ARG_DIFF_DST, pooled}, {DNNL_ARG_WORKSPACE, ws},
+                                    {DNNL_ARG_DIFF_SRC, image}, {DNNL_ARG_SCRATCHPAD, scratchpad}});
+  else
+    p.fwd.execute(thread_stream(), {{DNNL_ARG_SRC, image}, {DNNL_ARG_DST, pooled},
+                                    {DNNL_ARG_WORKSPACE, ws}, {DNNL_ARG_SCRATCHPAD, scratchpad}});
+  thread_stream().wait();
+}
+
+// True when the workspace of a batch is its examples' workspaces one after the other, as
+// splitting the batch over threads (`run_parts`) needs.
+bool workspace_per_example(const Geometry& g) {
+  Geometry one = g;
+  one.n = 1;
+  return plan_for(g).fwd_pd.workspace_desc().get_size() ==
+         g.n * plan_for(one).fwd_pd.workspace_desc().get_size();
+}
+
+// The batch in parts on XLA's pool (`run_parts`), or whole on the pool's OpenMP threads.
+ffi::Error pool_batch(const Geometry& g, ffi::ThreadPool& pool, bool backward, float* src,
+                      float* dst, uint8_t* workspace) {
+  int64_t parts = batch_parts(pool, g.n, /*min_part=*/4);
+  if (parts == 1 || !workspace_per_example(g)) {
+    set_threads(pool);
+    pool_part(g, 0, g.n, backward, src, dst, workspace);
+    return ffi::Error::Success();
+  }
+  std::string error = run_parts(pool, parts, [&](int64_t k) {
+    auto [first, count] = part_range(g.n, parts, k);
+    pool_part(g, first, count, backward, src, dst, workspace);
+    return std::string();
+  });
+  if (!error.empty()) return ffi::Error::Internal("oneDNN max pooling failed: " + error);
+  return ffi::Error::Success();
+}
+
 ffi::Error Forward(ffi::ThreadPool pool, F32 x, ffi::Result<F32> y, ffi::Result<Bytes> workspace,
                    int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pb,
                    int64_t pl, int64_t pr) {
   auto g = geometry(x.dimensions(), kh, kw, sh, sw, pt, pb, pl, pr);
   try {
-    set_threads(pool);
-    const PoolPlan& p = plan_for(g);
-    if (auto error = mismatch(g, p, y->dimensions(), workspace->dimensions()); error.failure())
+    if (auto error = mismatch(g, plan_for(g), y->dimensions(), workspace->dimensions());
+        error.failure())
       return error;
-    auto& eng = cpu_engine();
-    const auto& pd = p.fwd_pd;
-    p.fwd.execute(
-        thread_stream(),
-        {{DNNL_ARG_SRC, memory(pd.src_desc(), eng, x.untyped_data())},
-         {DNNL_ARG_DST, memory(pd.dst_desc(), eng, y->untyped_data())},
-         {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, workspace->untyped_data())},
-         {DNNL_ARG_SCRATCHPAD,
-          memory(pd.scratchpad_desc(), eng, arena(0, pd.scratchpad_desc().get_size()))}});
-    thread_stream().wait();
+    return pool_batch(g, pool, false, x.typed_data(), y->typed_data(),
+                      workspace->typed_data());
   } catch (const dnnl::error& e) {
     return failed("max pooling forward", e);
   }
-  return ffi::Error::Success();
 }
 
 ffi::Error Backward(ffi::ThreadPool pool, F32 dy, Bytes workspace, ffi::Result<F32> dx,
@@ -131,24 +173,13 @@ ffi::Error Backward(ffi::ThreadPool pool, F32 dy, Bytes workspace, ffi::Result<F
                     int64_t pl, int64_t pr) {
   auto g = geometry(dx->dimensions(), kh, kw, sh, sw, pt, pb, pl, pr);
   try {
-    set_threads(pool);
-    const PoolPlan& p = plan_for(g);
-    if (auto error = mismatch(g, p, dy.dimensions(), workspace.dimensions()); error.failure())
+    if (auto error = mismatch(g, plan_for(g), dy.dimensions(), workspace.dimensions());
+        error.failure())
       return error;
-    auto& eng = cpu_engine();
-    const auto& pd = p.bwd_pd;
-    p.bwd.execute(
-        thread_stream(),
-        {{DNNL_ARG_DIFF_DST, memory(pd.diff_dst_desc(), eng, dy.untyped_data())},
-         {DNNL_ARG_WORKSPACE, memory(pd.workspace_desc(), eng, workspace.untyped_data())},
-         {DNNL_ARG_DIFF_SRC, memory(pd.diff_src_desc(), eng, dx->untyped_data())},
-         {DNNL_ARG_SCRATCHPAD,
-          memory(pd.scratchpad_desc(), eng, arena(0, pd.scratchpad_desc().get_size()))}});
-    thread_stream().wait();
+    return pool_batch(g, pool, true, dx->typed_data(), dy.typed_data(), workspace.typed_data());
   } catch (const dnnl::error& e) {
     return failed("max pooling backward", e);
   }
-  return ffi::Error::Success();
 }
 
 }  // namespace

@@ -57,6 +57,9 @@ CASES = [
     ((4, 28, 28, 1), (5, 5, 1, 8), (1, 1), "SAME"),  # the course CNN's first layer, smaller
     ((2, 14, 14, 32), (5, 5, 32, 16), (1, 1), "SAME"),  # its second, fewer outputs
     ((2, 6, 6, 17), (1, 1, 17, 19), (1, 1), "VALID"),  # channels off oneDNN's blocks of 16
+    # batches oneDNN splits over the XLA pool's threads (unequal parts; gradients summed)
+    ((9, 14, 14, 8), (5, 5, 8, 16), (1, 1), "SAME"),
+    ((13, 9, 8, 3), (3, 3, 3, 5), (2, 2), "VALID"),
 ]
 
 
