@@ -8,7 +8,7 @@ import sys
 
 from experiments.bench.report import table
 from experiments.bench.suite import BLOCK_STEPS, run_suite
-from experiments.bench.worker import FRAMEWORKS
+from experiments.bench.worker import FRAMEWORKS, OPT_IN
 from experiments.bench.workloads import WORKLOADS
 
 
@@ -31,9 +31,9 @@ def main(argv=None) -> int:
     p.add_argument(
         "--frameworks",
         type=_names(FRAMEWORKS),
-        default=[fw for fw in FRAMEWORKS if fw != "jax-2dev"],
+        default=[fw for fw in FRAMEWORKS if fw not in OPT_IN],
         help="comma-separated, from: " + ", ".join(FRAMEWORKS) + " (default: all but "
-        "jax-2dev; those not installed are skipped)",
+        + ", ".join(OPT_IN) + "; those not installed are skipped)",
     )
     p.add_argument("--repeats", type=int, default=5, help="timed blocks per framework")
     p.add_argument(

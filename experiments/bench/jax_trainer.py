@@ -3,7 +3,9 @@
 Variants: `tuned` (jaxcourse set up for speed: its fastest model lowering, several steps
 fused into one compiled call, XLA flags from `jaxcourse.perf`, no gradient-norm metric, which
 the peers do not compute either; oneDNN's convolutions and LSTM where available),
-`tuned-xla` (the same on XLA's own kernels: `perf.conv_backend: xla`, Flax's LSTM cell) and
+`tuned-xla` (the same on XLA's own kernels: `perf.conv_backend: xla`, Flax's LSTM cell),
+`tuned-bf16` (the same computing in bfloat16, `train.precision: bf16`; oneDNN's kernels are
+float32 only, so XLA's run) and
 `plain` (one jitted step per call on the plain models
 with the default metrics: the baseline the tuning is measured against). `devices=2` splits
 each batch over two XLA host devices (data parallel over the CPU's cores; an experiment, see
@@ -20,6 +22,7 @@ from jax.sharding import PartitionSpec as P
 from experiments.bench.timing import best_rate
 from experiments.bench.workloads import IMAGE, Workload
 from jaxcourse import train
+from jaxcourse.precision import in_precision
 
 MODEL_CONFIGS = {
     "softmax": {"name": "softmax"},
@@ -98,7 +101,9 @@ class Trainer:
         )
         loss = losses.LOSSES.get("softmax_cross_entropy")
         # the peers compute no gradient norm; the tuned variant skips it too (train.grad_norm)
-        step = train.make_train_step(model.apply, loss, tx, grad_norm=variant == "plain")
+        precision = "bf16" if variant == "tuned-bf16" else "float32"
+        apply = in_precision(model.apply, precision)
+        step = train.make_train_step(apply, loss, tx, grad_norm=variant == "plain")
         self._step = step
         self.data = {"x": x, "y": y}
         self.steps_per_call = k

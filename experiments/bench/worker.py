@@ -18,17 +18,30 @@ import numpy as np
 
 from experiments.bench.workloads import WORKLOADS, batch_indices, initial_params
 
-FRAMEWORKS = ("jax", "jax-xla", "jax-plain", "jax-2dev", "torch", "tf-graph", "tf-function")
+FRAMEWORKS = (
+    "jax",
+    "jax-xla",
+    "jax-plain",
+    "jax-2dev",
+    "jax-bf16",
+    "torch",
+    "tf-graph",
+    "tf-function",
+)
+# not run unless asked for: an experiment, and a bfloat16 variant that is never compared
+# with the float32 peers' numbers as if it were one of them
+OPT_IN = ("jax-2dev", "jax-bf16")
 
 
 def trainer_factory(framework: str):
     """A function (workload, x, y, params, seed, steps_per_call) -> trainer, for `framework`.
 
     Importing the framework happens here, so that it is not counted as build time."""
-    if framework in ("jax", "jax-xla", "jax-plain", "jax-2dev"):
+    if framework in ("jax", "jax-xla", "jax-plain", "jax-2dev", "jax-bf16"):
         from experiments.bench.jax_trainer import Trainer
 
-        variant = {"jax-plain": "plain", "jax-xla": "tuned-xla"}.get(framework, "tuned")
+        variants = {"jax-plain": "plain", "jax-xla": "tuned-xla", "jax-bf16": "tuned-bf16"}
+        variant = variants.get(framework, "tuned")
         devices = 2 if framework == "jax-2dev" else 1
         return lambda w, x, y, p, seed, k: Trainer(w, x, y, p, seed, variant, k, devices)
     if framework == "torch":

@@ -27,6 +27,7 @@ from jaxcourse.engine.loop import train as train_loop
 from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
 from jaxcourse.parallel import placement as parallel_lib
+from jaxcourse.precision import Precision, in_precision
 from jaxcourse.runners.hooks import supervised_hooks
 from jaxcourse.runners.registry import EXPERIMENTS
 from jaxcourse.tensorboard.hook import LoggingConfig
@@ -50,6 +51,12 @@ class TrainConfig(Section):
         1, description="Unrolling of the fused scan: true = fully (fastest for CNNs on CPU)."
     )
     log_every: PositiveInt = Field(100, description="Write a metrics row every N steps.")
+    precision: Precision = Field(
+        "float32",
+        description="Compute precision of the forward and backward passes: float32, or bf16 = "
+        "bfloat16 compute with float32 parameters, gradients and optimizer state "
+        "(jaxcourse.precision; fast on GPUs, TPUs and CPUs with AMX, slower elsewhere).",
+    )
     grad_norm: bool = Field(
         True,
         description="Log the gradient's global norm (an extra pass over all gradients: "
@@ -139,6 +146,7 @@ def build(
     tx = optim.build(config.optimizer) if tx is None else tx
     loss_fn = losses.LOSSES.get(config.loss)
     metrics_fn = metrics.for_task(dataset.spec.task)
+    apply = in_precision(model.apply, config.train.precision)
     sample_x = dataset.splits["train"]["x"][:1]
     state = train.create_train_state(jax.random.key(config.seed), model, tx, sample_x)
     try:
@@ -153,9 +161,9 @@ def build(
         tx=tx,
         state=state,
         train_step=train.make_train_step(
-            model.apply, loss_fn, tx, metrics_fn, axis_name, grad_norm=config.train.grad_norm
+            apply, loss_fn, tx, metrics_fn, axis_name, grad_norm=config.train.grad_norm
         ),
-        eval_step=train.make_eval_step(model.apply, loss_fn, metrics_fn),
+        eval_step=train.make_eval_step(apply, loss_fn, metrics_fn),
         schedule=schedule,
     )
 
