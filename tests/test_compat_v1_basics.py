@@ -134,6 +134,21 @@ def test_conv2d_and_max_pool_against_numpy():
     assert conv.shape.as_list() == [2, 6, 6, 4] and pool.shape.as_list() == [2, 3, 3, 4]
 
 
+def test_tiled_max_pool_gradient_goes_to_the_first_tied_maximum():
+    """TF's MaxPoolGrad rule for any tiled window (here 3×3): all of a tie's gradient goes to
+    the first maximum in row-major order."""
+    x = np.zeros((1, 6, 6, 1), np.float32)  # every window is one tie of nine zeros
+    x[0, 4, 5, 0] = 1.0  # except the bottom-right one, whose max is at (4, 5)
+    image = tf.constant(x)
+    pool = tf.nn.max_pool(image, ksize=[1, 3, 3, 1], strides=[1, 3, 3, 1], padding="VALID")
+    (grad,) = tf.gradients(tf.reduce_sum(pool), [image])
+    with tf.Session() as sess:
+        got = sess.run(grad)[0, :, :, 0]
+    want = np.zeros((6, 6))
+    want[0, 0] = want[0, 3] = want[3, 0] = want[4, 5] = 1.0
+    np.testing.assert_array_equal(got, want)
+
+
 def test_dropout_is_random_per_run_and_identity_at_keep_one():
     tf.set_random_seed(7)
     keep = tf.placeholder(tf.float32)

@@ -153,7 +153,7 @@ def test_backends_pick_the_kernel_they_name():
         pool.max_pool_2x2(half, backend_name="onednn")
     with pytest.raises(ValueError, match="at least 2×2 pixels"):
         pool.max_pool_2x2(jnp.ones((2, 1, 6, 3)), backend_name="onednn")
-    with pytest.raises(ValueError, match="max_pool_2x2 backend: expected one of .* got 'mkl'"):
+    with pytest.raises(ValueError, match="max_pool backend: expected one of .* got 'mkl'"):
         pool.max_pool_2x2(x, backend_name="mkl")
 
 
@@ -183,3 +183,16 @@ def test_the_conv_backend_switch_applies_to_pooling():
     with conv.using_backend("xla"):
         lowered = jax.jit(pool.max_pool_2x2).lower(x).as_text()
     assert "jaxcourse_onednn" not in lowered
+
+
+@pytest.mark.parametrize("backend", ["xla", pytest.param("onednn", marks=needs_onednn)])
+@pytest.mark.parametrize(
+    "shape, window", [((3, 9, 9, 4), (3, 3)), ((2, 8, 7, 5), (2, 3)), ((9, 13, 12, 2), (4, 4))]
+)
+def test_tiled_pool_sends_tied_gradients_to_the_first_max(shape, window, backend):
+    """`max_pool_tiled` (the shim's tiled tf.nn.max_pool) keeps TF's tie rule on both backends."""
+    x, g = inputs(shape, window, window, "VALID", ties=True)
+    y, vjp = jax.vjp(lambda x: pool.max_pool_tiled(x, window, backend_name=backend), x)
+    y_ref, dx_ref = numpy_pool(x, g, window, window, explicit(shape, window, window, "VALID"))
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(vjp(g)[0], dx_ref)

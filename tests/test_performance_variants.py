@@ -21,7 +21,7 @@ import pytest
 from jaxcourse import losses, models, perf, train
 from jaxcourse.config import validate_component
 from jaxcourse.data.spec import DataSpec
-from jaxcourse.kernels.pool import max_pool_2x2_first
+from jaxcourse.kernels.pool import max_pool_tiled_first
 from jaxcourse.models.fast_conv import conv_same, conv_same_patches
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_first_max_pool_forward_and_gradient_match_numpy(shape):
     x = rng.integers(0, 3, shape).astype(np.float32)  # many ties
     g = rng.standard_normal((shape[0], shape[1] // 2, shape[2] // 2, shape[3])).astype(np.float32)
     y_ref, first = pool_reference(x.astype(np.float64))
-    y, vjp = jax.vjp(max_pool_2x2_first, jnp.asarray(x))
+    y, vjp = jax.vjp(max_pool_tiled_first, jnp.asarray(x))
     np.testing.assert_array_equal(y, y_ref)
     (dx,) = vjp(jnp.asarray(g))
     dx_ref = np.zeros(shape)
@@ -92,7 +92,7 @@ def test_first_max_pool_forward_and_gradient_match_numpy(shape):
 def test_first_max_pool_equals_plain_pool_without_ties():
     x = jax.random.normal(jax.random.key(0), (4, 10, 12, 5))
     g = jax.random.normal(jax.random.key(1), (4, 5, 6, 5))
-    y1, vjp1 = jax.vjp(max_pool_2x2_first, x)
+    y1, vjp1 = jax.vjp(max_pool_tiled_first, x)
     y2, vjp2 = jax.vjp(generic_max_pool, x)
     np.testing.assert_array_equal(y1, y2)
     np.testing.assert_allclose(vjp1(g)[0], vjp2(g)[0], rtol=1e-6)

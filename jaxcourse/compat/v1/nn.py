@@ -10,7 +10,7 @@ from jaxcourse.compat.v1 import ops
 from jaxcourse.compat.v1.graph import Tensor, convert_to_tensor, make_op, name_scope
 from jaxcourse.compat.v1.namespace import module_getattr
 from jaxcourse.kernels import conv as kernels_conv
-from jaxcourse.kernels.pool import max_pool_2x2
+from jaxcourse.kernels.pool import max_pool_tiled
 
 
 def relu(features, name=None) -> Tensor:
@@ -188,13 +188,8 @@ def _pool(op_type: str, reducer, init, value, ksize, strides, padding, name) -> 
         n, h, w, c = x.shape
         divisible = h % window[0] == 0 and w % window[1] == 0
         tiled = op_type == "MaxPool" and window == stride and (padding == "VALID" or divisible)
-        if tiled and window == (2, 2):
-            return max_pool_2x2(x)  # oneDNN's where perf.conv_backend allows; TF's tie rule
-        if tiled:
-            # reshape-max: the same result, with a much faster gradient on CPU
-            hh, ww = h // window[0], w // window[1]
-            x = x[:, : hh * window[0], : ww * window[1], :]
-            return x.reshape(n, hh, window[0], ww, window[1], c).max(axis=(2, 4))
+        if tiled:  # oneDNN's where perf.conv_backend allows, else a reshape-max; TF's tie rule
+            return max_pool_tiled(x, window)
         out = jax.lax.reduce_window(x, init(x.dtype), reducer, dims, steps, padding)
         if op_type == "AvgPool":  # average over the window's real (unpadded) elements
             ones = jnp.ones(x.shape[1:3], x.dtype)[None, :, :, None]
