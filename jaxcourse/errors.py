@@ -43,4 +43,3 @@ class OutputError(JaxcourseError):
     """A file or directory cannot be written (not a directory, read-only, full disk, ...)."""
 
     exit_code = 5
-

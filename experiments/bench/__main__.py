@@ -32,8 +32,11 @@ def main(argv=None) -> int:
         "--frameworks",
         type=_names(FRAMEWORKS),
         default=[fw for fw in FRAMEWORKS if fw not in OPT_IN],
-        help="comma-separated, from: " + ", ".join(FRAMEWORKS) + " (default: all but "
-        + ", ".join(OPT_IN) + "; those not installed are skipped)",
+        help="comma-separated, from: "
+        + ", ".join(FRAMEWORKS)
+        + " (default: all but "
+        + ", ".join(OPT_IN)
+        + "; those not installed are skipped)",
     )
     p.add_argument("--repeats", type=int, default=5, help="timed blocks per framework")
     p.add_argument(

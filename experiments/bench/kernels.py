@@ -155,14 +155,21 @@ def main(argv=None) -> int:
     p.add_argument("--calls", type=int, default=20, help="calls per timed block")
     p.add_argument("--xla-flags", default=None, help="run with exactly these XLA_FLAGS")
     p.add_argument(
-        "--conv-backends", default="xla,onednn",
+        "--conv-backends",
+        default="xla,onednn",
         help="comma-separated perf.conv_backend values whose convolutions and pool are timed "
         "(and onednn-blocked: oneDNN in its own blocked layout)",
     )
     args = p.parse_args(argv)
     if args.xla_flags is not None:
-        argv = ["--rounds", str(args.rounds), "--calls", str(args.calls),
-                "--conv-backends", args.conv_backends]
+        argv = [
+            "--rounds",
+            str(args.rounds),
+            "--calls",
+            str(args.calls),
+            "--conv-backends",
+            args.conv_backends,
+        ]
         return rerun_with_xla_flags("experiments.bench.kernels", args.xla_flags, argv)
     use_jaxcourse_xla_flags()
     print("| kernel | wall ms | CPU ms | GFLOP/s | cores busy |")
