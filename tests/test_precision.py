@@ -11,7 +11,7 @@ import pytest
 
 from jaxcourse import losses, train
 from jaxcourse.models.dense import MLP
-from jaxcourse.precision import cast_floating, in_precision
+from jaxcourse.models.precision import cast_floating, in_precision
 
 BF16_EPS = 2.0**-8  # bfloat16 keeps 8 significant bits
 

@@ -22,7 +22,7 @@ from jax.sharding import PartitionSpec as P
 from experiments.bench.timing import best_rate
 from experiments.bench.workloads import IMAGE, Workload
 from jaxcourse import train
-from jaxcourse.precision import in_precision
+from jaxcourse.models.precision import in_precision
 
 MODEL_CONFIGS = {
     "softmax": {"name": "softmax"},

@@ -3,7 +3,8 @@
 `python -m experiments.bench.levers [--model cnn|lstm] [--rounds 4] [--xla-flags "..."]` trains
 the course CNN or LSTM (Adam, batch 100, Fashion-MNIST-sized random data resident on the
 device) with a list of changes (for the CNN cumulative, the last ones with oneDNN's
-convolutions, `perf.conv_backend`; for the LSTM its implementations), alternating timed
+convolutions, `perf.conv_backend`; for the LSTM its implementations; for both, oneDNN on whole
+batches instead of split over XLA's threads, `JAXCOURSE_ONEDNN_BATCH_SPLIT=0`), alternating timed
 blocks between them, and prints examples/s (median) and CPU
 milliseconds per step (all threads; steadier than wall time on a shared machine). XLA flags
 apply to a whole process: compare flag sets by running the script once per set (`--xla-flags`
@@ -13,6 +14,8 @@ re-runs it in a child process with XLA_FLAGS set, jaxcourse's own flags switched
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 
@@ -22,8 +25,11 @@ from experiments.bench.timing import rerun_with_xla_flags, use_jaxcourse_xla_fla
 
 FAST = {"name": "fast_cnn"}
 HOISTED = {"name": "lstm", "implementation": "hoisted"}
+# oneDNN's calls without the batch split over XLA's threads (csrc/onednn_common.h)
+WHOLE_BATCH = {"JAXCOURSE_ONEDNN_BATCH_SPLIT": "0"}
 CNN_LEVERS = (
-    # (label, model config, grad_norm metric, steps per call, unroll, perf.conv_backend)
+    # (label, model config, grad_norm metric, steps per call, unroll, perf.conv_backend[,
+    #  environment set while the lever runs])
     ("cnn, 1 step a call (plain)", {"name": "cnn"}, True, 1, 1, "xla"),
     ("fast_cnn (pool first, first-max gradient)", FAST, True, 1, 1, "xla"),
     ("fast_cnn, patches for conv1", {**FAST, "first_conv": "patches"}, True, 1, 1, "xla"),
@@ -46,6 +52,15 @@ CNN_LEVERS = (
         "onednn",
     ),
     ("cnn, 1 step a call (plain), oneDNN convolutions", {"name": "cnn"}, True, 1, 1, "onednn"),
+    (
+        "fast_cnn, no grad_norm, 5 steps unrolled, oneDNN on whole batches (OpenMP teams)",
+        FAST,
+        False,
+        5,
+        True,
+        "onednn",
+        WHOLE_BATCH,
+    ),
 )
 LSTM_LEVERS = (
     (
@@ -74,8 +89,32 @@ LSTM_LEVERS = (
         1,
         "xla",
     ),
+    (
+        "lstm, oneDNN's LSTM primitive on whole batches (OpenMP teams)",
+        {"name": "lstm", "implementation": "onednn"},
+        False,
+        10,
+        1,
+        "xla",
+        WHOLE_BATCH,
+    ),
 )
 LEVERS = {"cnn": CNN_LEVERS, "lstm": LSTM_LEVERS}
+
+
+@contextlib.contextmanager
+def environment(variables: dict[str, str]):
+    """`variables` set in os.environ inside the block (read by the oneDNN kernels per call)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
 
 
 def measure(
@@ -101,7 +140,7 @@ def measure(
     order = batch_indices(n, steps * (rounds + 2) + 10)
     loss = losses.LOSSES.get("softmax_cross_entropy")
     runs = []
-    for label, cfg, grad_norm, k, unroll, conv_backend in LEVERS[workload]:
+    for label, cfg, grad_norm, k, unroll, conv_backend, *env in LEVERS[workload]:
         model = models.build(validate_component(models.MODELS, cfg, "model"), spec)
         tx = optax.adam(1e-4 if workload == "cnn" else 1e-3)
         p = flax_params(workload, initial_params(workload))
@@ -111,18 +150,21 @@ def measure(
         fn = jax.jit(train.make_indexed_step(step, k, unroll), donate_argnums=0)
         start = time.perf_counter()
         idx = order[:k] if k > 1 else order[0]
-        with using_backend(conv_backend):  # the model is traced by this first call
+        env = env[0] if env else {}
+        # the model is traced by this first call
+        with using_backend(conv_backend), environment(env):
             state, _ = fn(state, data, idx)
-        jax.block_until_ready(state)
-        runs.append([label, k, fn, state, time.perf_counter() - start, [], []])
+            jax.block_until_ready(state)
+        runs.append([label, k, fn, state, time.perf_counter() - start, [], [], env])
     position = 10
     for _ in range(rounds):
         for run in runs:
-            _, k, fn, state, _, walls, cpus = run
+            _, k, fn, state, _, walls, cpus, env = run
             wall, cpu = time.perf_counter(), time.process_time()
-            for s in range(position, position + steps, k):
-                state, _ = fn(state, data, order[s : s + k] if k > 1 else order[s])
-            jax.block_until_ready(state)
+            with environment(env):
+                for s in range(position, position + steps, k):
+                    state, _ = fn(state, data, order[s : s + k] if k > 1 else order[s])
+                jax.block_until_ready(state)
             run[3] = state
             walls.append(100 * steps / (time.perf_counter() - wall))
             cpus.append(1e3 * (time.process_time() - cpu) / steps)

@@ -27,7 +27,7 @@ from jaxcourse.engine.loop import train as train_loop
 from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
 from jaxcourse.parallel import placement as parallel_lib
-from jaxcourse.precision import Precision, in_precision
+from jaxcourse.models.precision import Precision, in_precision
 from jaxcourse.runners.hooks import supervised_hooks
 from jaxcourse.runners.registry import EXPERIMENTS
 from jaxcourse.tensorboard.hook import LoggingConfig
@@ -55,7 +55,7 @@ class TrainConfig(Section):
         "float32",
         description="Compute precision of the forward and backward passes: float32, or bf16 = "
         "bfloat16 compute with float32 parameters, gradients and optimizer state "
-        "(jaxcourse.precision; fast on GPUs, TPUs and CPUs with AMX, slower elsewhere).",
+        "(jaxcourse.models.precision; fast on GPUs, TPUs and CPUs with AMX, slower elsewhere).",
     )
     grad_norm: bool = Field(
         True,
