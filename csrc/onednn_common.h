@@ -1,5 +1,6 @@
 // What the oneDNN kernels for XLA share: the CPU engine, per-thread streams and buffers, the
-// thread count, a batch split over XLA's thread pool, and the FFI handler symbols the Python module hands out (module.cc).
+// thread count, a batch split over XLA's thread pool, and the FFI handler symbols the Python
+// module hands out (module.cc).
 #pragma once
 
 #include <sched.h>
@@ -87,10 +88,16 @@ inline std::pair<int64_t, int64_t> part_range(int64_t n, int64_t parts, int64_t 
 // oneDNN on one thread in each: the calling thread and parts - 1 tasks scheduled on XLA's
 // pool take parts from a shared counter, so a part never waits for a pool thread that is busy
 // elsewhere (the caller takes it). Returns once every part is done: the first error or "".
+// One part (a batch too small to split) runs on the calling thread with the pool's size of
+// OpenMP threads.
 // Why not oneDNN's OpenMP threads: XLA runs independent thunks on its pool at the same time,
 // and OpenMP teams on busy cores wait at every barrier (docs/performance.md).
 template <typename Work>
 std::string run_parts(xla::ffi::ThreadPool& pool, int64_t parts, Work&& work) {
+  if (parts == 1) {
+    set_threads(pool);
+    return work(0);
+  }
   struct Shared {
     std::atomic<int64_t> next{0};
     std::mutex mutex;

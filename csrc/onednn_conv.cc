@@ -239,17 +239,13 @@ int64_t per_example(const Geometry& g, int arg) {
   return 0;
 }
 
-// The convolution split over the batch (`run_parts`): each part convolves its own examples;
-// the weight and bias gradients are sums over the batch, so part 0 writes them to XLA's
-// buffers, the others to the caller's arena, added up after the parts are done.
+// The convolution split over the batch (`run_parts`; whole when it is too small to split):
+// each part convolves its own examples. The weight and bias gradients are sums over the
+// batch, so part 0 writes them to XLA's buffers, the others to the caller's arena, added up
+// after the parts are done.
 ffi::Error run(const Geometry& g, ffi::ThreadPool& pool, const std::vector<void*>& buffers) {
   try {
     int64_t parts = batch_parts(pool, g.n, /*min_part=*/4);
-    if (parts == 1) {
-      set_threads(pool);
-      run_plan(g, buffers);
-      return ffi::Error::Success();
-    }
     const auto& args = plan_for(g).args;
     std::vector<size_t> sums;  // (index into args) of the operands summed over the batch
     size_t partial_floats = 0;
@@ -265,16 +261,17 @@ ffi::Error run(const Geometry& g, ffi::ThreadPool& pool, const std::vector<void*
       Geometry part = g;
       part.n = count;
       std::vector<void*> mine = buffers;
-      float* partial = partials + (k - 1) * partial_floats;
       for (size_t i = 0; i < args.size(); ++i) {
         if (int64_t floats = per_example(g, args[i].first))
           mine[i] = static_cast<float*>(buffers[i]) + first * floats;
       }
-      if (k > 0)
+      if (k > 0) {
+        float* partial = partials + (k - 1) * partial_floats;
         for (size_t i : sums) {
           mine[i] = partial;
           partial += args[i].second.user.get_size() / sizeof(float);
         }
+      }
       run_plan(part, mine);
       return std::string();
     });

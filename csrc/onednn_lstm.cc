@@ -8,8 +8,8 @@
 // A batch of at least 16 sequences per XLA pool thread runs in parts, one single-threaded
 // oneDNN call per thread (`run_parts`), their workspaces one after the other in XLA's buffer.
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -172,11 +172,6 @@ ffi::Error Forward(ffi::ThreadPool pool, Seq x, Mat wx, Mat wh, Vec b, ffi::Resu
                    workspace->typed_data() + split.workspace_offsets[k]);
       return std::string();
     };
-    if (split.parts == 1) {
-      set_threads(pool);
-      part(0);
-      return ffi::Error::Success();
-    }
     std::string error = run_parts(pool, split.parts, part);
     if (!error.empty()) return ffi::Error::Internal("oneDNN LSTM forward failed: " + error);
   } catch (const dnnl::error& e) {
@@ -243,20 +238,17 @@ ffi::Error Backward(ffi::ThreadPool pool, Seq x, Mat wx, Mat wh, Vec b, Seq h, B
         arena(kPartialsSlot, (split.parts - 1) * per_part * sizeof(float)));
     auto part = [&](int64_t k) {
       auto [first, count] = split.ranges[k];
-      float* mine = partials + (k - 1) * per_part;
       float* out[3] = {totals[0], totals[1], totals[2]};
-      if (k > 0) out[0] = mine, out[1] = mine + sizes[0], out[2] = mine + sizes[0] + sizes[1];
+      if (k > 0) {
+        float* mine = partials + (k - 1) * per_part;
+        out[0] = mine, out[1] = mine + sizes[0], out[2] = mine + sizes[0] + sizes[1];
+      }
       backward_part(s, first, count, x.typed_data(), wx.typed_data(), wh.typed_data(),
                     b.typed_data(), h.typed_data(),
                     workspace.typed_data() + split.workspace_offsets[k], dh.typed_data(),
                     dx->typed_data(), out[0], out[1], out[2]);
       return std::string();
     };
-    if (split.parts == 1) {
-      set_threads(pool);
-      part(0);
-      return ffi::Error::Success();
-    }
     std::string error = run_parts(pool, split.parts, part);
     if (!error.empty()) return ffi::Error::Internal("oneDNN LSTM backward failed: " + error);
     for (int64_t k = 1; k < split.parts; ++k) {

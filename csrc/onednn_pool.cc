@@ -138,12 +138,7 @@ bool workspace_per_example(const Geometry& g) {
 // The batch in parts on XLA's pool (`run_parts`), or whole on the pool's OpenMP threads.
 ffi::Error pool_batch(const Geometry& g, ffi::ThreadPool& pool, bool backward, float* src,
                       float* dst, uint8_t* workspace) {
-  int64_t parts = batch_parts(pool, g.n, /*min_part=*/4);
-  if (parts == 1 || !workspace_per_example(g)) {
-    set_threads(pool);
-    pool_part(g, 0, g.n, backward, src, dst, workspace);
-    return ffi::Error::Success();
-  }
+  int64_t parts = workspace_per_example(g) ? batch_parts(pool, g.n, /*min_part=*/4) : 1;
   std::string error = run_parts(pool, parts, [&](int64_t k) {
     auto [first, count] = part_range(g.n, parts, k);
     pool_part(g, first, count, backward, src, dst, workspace);

@@ -26,8 +26,8 @@ from jaxcourse.engine.loop import Run, Schedule
 from jaxcourse.engine.loop import train as train_loop
 from jaxcourse.engine.rundir import RunDir
 from jaxcourse.errors import ConfigError
-from jaxcourse.parallel import placement as parallel_lib
 from jaxcourse.models.precision import Precision, in_precision
+from jaxcourse.parallel import placement as parallel_lib
 from jaxcourse.runners.hooks import supervised_hooks
 from jaxcourse.runners.registry import EXPERIMENTS
 from jaxcourse.tensorboard.hook import LoggingConfig

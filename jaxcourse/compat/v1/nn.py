@@ -185,7 +185,7 @@ def _pool(op_type: str, reducer, init, value, ksize, strides, padding, name) -> 
 
     def compute(ev, x):
         dims, steps = (1, *window, 1), (1, *stride, 1)
-        n, h, w, c = x.shape
+        h, w = x.shape[1:3]
         divisible = h % window[0] == 0 and w % window[1] == 0
         tiled = op_type == "MaxPool" and window == stride and (padding == "VALID" or divisible)
         if tiled:  # oneDNN's where perf.conv_backend allows, else a reshape-max; TF's tie rule
