@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -198,6 +199,57 @@ def test_cache_dir_from_environment(monkeypatch, tmp_path):
     assert perf.cache_dir_from_env() == tmp_path / "c"
 
 
+HOST_MEMORY_SCRIPT = """
+import json, resource
+from jaxcourse import perf
+applied = perf.keep_host_memory()
+import jax, jax.numpy as jnp
+f = jax.jit(lambda x, w: (jnp.tanh(x @ w) @ w.T).max())  # a 40 MB intermediate
+x, w = jnp.ones((10000, 256)), jnp.ones((256, 1000))
+f(x, w).block_until_ready()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    f(x, w).block_until_ready()
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20
+print(json.dumps({"applied": applied, "faults_per_call": faults}))
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="host memory reuse is for glibc")
+def test_host_memory_reuse_stops_page_faults_per_call():
+    """With `keep_host_memory` a compiled call's 40 MB temporary buffer is reused: its pages
+    do not fault again on every call, as they do with glibc's defaults (the switch off)."""
+    runs = {}
+    for value in ("1", "0"):
+        env = dict(os.environ, PYTHONPATH=str(REPO), JAXCOURSE_HOST_MEMORY_REUSE=value)
+        done = subprocess.run(
+            [sys.executable, "-c", HOST_MEMORY_SCRIPT],
+            env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        runs[value] = json.loads(done.stdout.splitlines()[-1])
+    assert runs["1"]["applied"] and not runs["0"]["applied"]
+    assert runs["1"]["faults_per_call"] < 100, runs
+    assert runs["0"]["faults_per_call"] > 20 * max(runs["1"]["faults_per_call"], 100), runs
+
+
+def test_host_memory_reuse_warns_once_jax_runs():
+    script = (
+        "import warnings, jax.numpy as jnp\n"
+        "from jaxcourse import perf\n"
+        "jnp.ones(3).block_until_ready()\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    print(perf.keep_host_memory(), [str(w.message) for w in caught])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), JAXCOURSE_HOST_MEMORY_REUSE="1")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("False") and "host memory reuse" in done.stdout
+
+
 def test_compilation_cache_is_written_and_reused(tmp_path):
     """A second process finds the first one's compiled program in the cache directory."""
     script = (
@@ -220,7 +272,11 @@ def test_compilation_cache_is_written_and_reused(tmp_path):
         if not outs[1:]:
             entries = sorted(p.name for p in tmp_path.iterdir())
     settings = json.loads(outs[0][0])
-    assert settings == {"xla_flags": True, "compilation_cache": str(tmp_path)}
+    assert settings == {
+        "xla_flags": True,
+        "host_memory_reuse": platform.libc_ver()[0] == "glibc",
+        "compilation_cache": str(tmp_path),
+    }
     assert entries, "the first run wrote nothing into the cache directory"
     assert sorted(p.name for p in tmp_path.iterdir()) == entries  # a hit: nothing new
     assert outs[0][1] == outs[1][1]

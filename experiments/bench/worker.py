@@ -109,6 +109,7 @@ def main(framework: str) -> None:
         from jaxcourse import perf
 
         perf.configure_xla_flags()
+        perf.keep_host_memory()
     if framework == "jax-2dev":
         os.environ["XLA_FLAGS"] += " --xla_force_host_platform_device_count=2"
     worker = Worker(framework)
