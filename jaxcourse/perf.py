@@ -77,16 +77,25 @@ def _backend_started() -> bool:
     return bool(getattr(xla_bridge, "_backends", {}))
 
 
+def _switched_off(env: str) -> bool:
+    return os.environ.get(env, "1").strip().lower() in OFF
+
+
+def _too_late(setting: str) -> bool:
+    """True, with a warning naming `setting`, once JAX's backend is running."""
+    if not _backend_started():
+        return False
+    warnings.warn(
+        f"jaxcourse.perf: JAX's backend is already running, so {setting} cannot be applied "
+        "any more; call configure() before the first computation",
+        stacklevel=3,
+    )
+    return True
+
+
 def configure_xla_flags() -> bool:
     """Append `CPU_FLAGS` to XLA_FLAGS unless switched off; True if XLA will see them."""
-    if os.environ.get(TUNING_ENV, "1").strip().lower() in OFF:
-        return False
-    if _backend_started():
-        warnings.warn(
-            "jaxcourse.perf: JAX's backend is already running, so XLA CPU flags cannot be "
-            "applied any more; call configure() before the first computation",
-            stacklevel=2,
-        )
+    if _switched_off(TUNING_ENV) or _too_late("XLA CPU flags"):
         return False
     os.environ["XLA_FLAGS"] = with_cpu_flags(os.environ.get("XLA_FLAGS", ""))
     return True
@@ -96,16 +105,9 @@ def keep_host_memory() -> bool:
     """Have glibc keep freed host memory for reuse (`HOST_MEMORY_OPTIONS`) unless switched off;
     True if applied. Only threads started afterwards share the main heap, so it warns and does
     nothing once JAX's backend (and its thread pools) is running; no-op without glibc."""
-    if os.environ.get(MEMORY_ENV, "1").strip().lower() in OFF:
+    if _switched_off(MEMORY_ENV) or platform.libc_ver()[0] != "glibc":
         return False
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    if _backend_started():
-        warnings.warn(
-            "jaxcourse.perf: JAX's backend is already running, so host memory reuse cannot be "
-            "set up any more; call configure() before the first computation",
-            stacklevel=2,
-        )
+    if _too_late("host memory reuse"):
         return False
     libc = ctypes.CDLL(None)
     return all(libc.mallopt(option, value) == 1 for option, value in HOST_MEMORY_OPTIONS)
